@@ -1,0 +1,12 @@
+"""sktangent: scikit-learn regressors with a regularity tangent.
+
+The regularity tangent is the derivative of the fitted parameters with respect
+to the log of the regularisation strength. From it follow the influence of a
+point on model complexity and a curiosity score for unlabelled points.
+"""
+
+from ._estimator import TangentRegressor
+
+__version__ = "0.1.0.dev0"
+
+__all__ = ["TangentRegressor", "__version__"]

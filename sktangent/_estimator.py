@@ -1,0 +1,497 @@
+"""TangentRegressor: validates, delegates, and exposes the tangent."""
+
+import warnings
+from numbers import Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
+from sklearn.metrics.pairwise import PAIRWISE_KERNEL_FUNCTIONS
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.extmath import safe_sparse_dot
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_array,
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
+
+from ._families import get_family
+from ._models import (
+    kernel_diagonal,
+    kernel_dot,
+    kernel_matrix,
+    kernel_params,
+    row_blocks,
+)
+from ._solvers import fit_normal_dual, fit_normal_primal
+
+_KERNELS = set(PAIRWISE_KERNEL_FUNCTIONS) | {"precomputed"}
+
+
+class TangentRegressor(RegressorMixin, BaseEstimator):
+    r"""Penalised regression that also knows how the penalty shapes it.
+
+    Fits a ridge-type linear or kernel model and computes, at the cost of one
+    extra solve with the Hessian that fitting already factorised, the
+    *regularity tangent*: the derivative of the fitted parameters with respect
+    to ``s = log(alpha)``. From it follow the prediction tangent
+    (:meth:`predict_tangent`), the influence of a point on model complexity
+    and the curiosity score of an unlabelled point (:meth:`influence_score`),
+    and the Laplace predictive standard deviation (``predict(X,
+    return_std=True)``).
+
+    Read more in the :ref:`User Guide <user_guide>`.
+
+    Parameters
+    ----------
+    alpha : float, default=1.0
+        Regularisation strength, strictly positive. The objective is
+
+        .. math::
+
+            J(\theta; \alpha) = \sum_i w_i \, \ell(y_i, \eta_i(\theta))
+            + \frac{\alpha}{2} \Omega(\theta)
+
+        with :math:`\ell` the half deviance of the family
+        (:math:`\tfrac12 (y - \eta)^2` for the normal family). ``alpha``
+        therefore means exactly what it means in
+        :class:`~sklearn.linear_model.Ridge` and
+        :class:`~sklearn.kernel_ridge.KernelRidge`, and the data term is a
+        *sum* over samples, not a mean.
+
+    family : {"normal"}, default="normal"
+        Distribution of the target. Only the normal family (identity link)
+        is available in this release.
+
+    kernel : str, callable or None, default=None
+        ``None`` fits the linear model :math:`\eta = X\beta + b` with penalty
+        :math:`\Omega = \|\beta\|^2`. Otherwise the kernel model
+        :math:`\eta(x) = \sum_j c_j k(x, x_j) + b` with penalty
+        :math:`\Omega = c^\top K c` (the RKHS norm), where ``kernel`` is any
+        metric accepted by :func:`sklearn.metrics.pairwise.pairwise_kernels`,
+        a callable, or ``"precomputed"`` (then ``X`` is the kernel matrix:
+        ``(n_samples, n_samples)`` at fit, ``(n_queries, n_samples)`` after).
+
+    gamma : float, default=None
+        Kernel coefficient of the RBF, laplacian, polynomial, exponential
+        chi2 and sigmoid kernels, as in
+        :class:`~sklearn.kernel_ridge.KernelRidge`. Ignored by other kernels.
+
+    degree : float, default=3
+        Degree of the polynomial kernel.
+
+    coef0 : float, default=1
+        Zero coefficient of the polynomial and sigmoid kernels.
+
+    kernel_params : dict, default=None
+        Additional parameters of a callable kernel.
+
+    fit_intercept : bool, default=True
+        Whether to fit an unpenalised intercept ``b``. For kernel models this
+        adds the constraint :math:`\sum_j c_j = 0` (a bordered system).
+
+    solver : {"auto", "cholesky"}, default="auto"
+        ``"cholesky"`` solves the normal family in closed form: on the primal
+        system when ``n_samples >= n_features`` and on the dual (kernel)
+        system otherwise and for kernel models. ``"auto"`` chooses it.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,)
+        Coefficients :math:`\beta` of the linear model (``kernel=None``).
+
+    intercept_ : float
+        Intercept :math:`b` (0.0 when ``fit_intercept=False``).
+
+    dual_coef_ : ndarray of shape (n_samples,)
+        Dual coefficients :math:`c` of the kernel model.
+
+    X_fit_ : {ndarray, sparse matrix} of shape (n_samples, n_features)
+        Training data of the kernel model, needed for prediction (the kernel
+        matrix itself when ``kernel="precomputed"``).
+
+    coef_tangent_ : ndarray of shape (n_features,)
+        :math:`d\beta / ds` with :math:`s = \log\alpha` (linear model).
+
+    intercept_tangent_ : float
+        :math:`db / ds`.
+
+    dual_coef_tangent_ : ndarray of shape (n_samples,)
+        :math:`dc / ds` (kernel model).
+
+    dispersion_ : float
+        Dispersion :math:`\phi` (the noise variance for the normal family):
+        the Pearson :math:`\chi^2` over the residual degrees of freedom
+        :math:`n - \operatorname{tr}(\text{hat matrix})`, with ``n`` the number
+        of samples of positive weight. Computed on first access: for kernel
+        models the trace costs as much as the factorisation itself.
+
+    n_features_in_ : int
+        Number of features seen during fit.
+
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Names of features seen during fit, when ``X`` has string column
+        names.
+
+    See Also
+    --------
+    sklearn.linear_model.Ridge : The same linear model without the tangent.
+    sklearn.kernel_ridge.KernelRidge : The same kernel model (no intercept).
+
+    Notes
+    -----
+    At the optimum :math:`\nabla_\theta J = 0` for every :math:`s`, so by the
+    implicit function theorem the regularity tangent is
+
+    .. math::
+
+        t = \frac{d\theta^*}{ds} = -H^{-1}\rho, \qquad
+        H = \nabla^2_\theta J(\theta^*), \qquad
+        \rho = \frac{\partial}{\partial s}\nabla_\theta J
+             = \frac{\alpha}{2}\nabla_\theta\Omega(\theta^*).
+
+    For the linear model :math:`\rho = \alpha[\beta, 0]`. For the kernel
+    model the tangent solves the bordered system
+
+    .. math::
+
+        \begin{pmatrix} W K + \alpha I & W 1 \\ 1^\top & 0 \end{pmatrix}
+        \begin{pmatrix} \dot c \\ \dot b \end{pmatrix}
+        = \begin{pmatrix} -c \\ 0 \end{pmatrix},
+        \qquad \frac{dc}{ds} = \alpha \dot c,\quad
+        \frac{db}{ds} = \alpha \dot b.
+
+    Up-weighting a labelled point :math:`z = (x, y)` changes the complexity
+    :math:`C = \tfrac{\alpha}{2}\Omega` at the rate
+    :math:`c(z) = \ell'(y, \eta(x)) \, d\eta(x)/ds`; for an unlabelled point
+    the expected square over labels drawn from the fitted model is
+    :math:`u(x) = \phi \, \mu'(\eta)^2 / V(\mu) \, (d\eta(x)/ds)^2`, i.e.
+    :math:`\phi (d\eta/ds)^2` for the normal family.
+
+    Sample weights are precision weights: the dispersion estimate counts
+    samples, not the sum of weights, so a weight of 2 is not the same as a
+    duplicated row for ``dispersion_`` (it is for the coefficients).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sktangent import TangentRegressor
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(50, 3))
+    >>> y = X @ [1.0, -2.0, 0.5] + 0.1 * rng.normal(size=50)
+    >>> reg = TangentRegressor(alpha=1.0).fit(X, y)
+    >>> reg.coef_tangent_.shape
+    (3,)
+    >>> reg.influence_score(X[:2]).shape
+    (2,)
+    >>> mean, std = reg.predict(X[:2], return_std=True)
+    >>> bool(np.all(std > 0))
+    True
+    """
+
+    _parameter_constraints: dict = {
+        "alpha": [Interval(Real, 0, None, closed="neither")],
+        "family": [StrOptions({"normal"})],
+        "kernel": [None, StrOptions(_KERNELS), callable],
+        "gamma": [Interval(Real, 0, None, closed="left"), None],
+        "degree": [Interval(Real, 0, None, closed="left")],
+        "coef0": [Interval(Real, None, None, closed="neither")],
+        "kernel_params": [dict, None],
+        "fit_intercept": ["boolean"],
+        "solver": [StrOptions({"auto", "cholesky"})],
+    }
+
+    def __init__(
+        self,
+        alpha=1.0,
+        *,
+        family="normal",
+        kernel=None,
+        gamma=None,
+        degree=3,
+        coef0=1,
+        kernel_params=None,
+        fit_intercept=True,
+        solver="auto",
+    ):
+        self.alpha = alpha
+        self.family = family
+        self.kernel = kernel
+        self.gamma = gamma
+        self.degree = degree
+        self.coef0 = coef0
+        self.kernel_params = kernel_params
+        self.fit_intercept = fit_intercept
+        self.solver = solver
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.input_tags.pairwise = self.kernel == "precomputed"
+        return tags
+
+    # ------------------------------------------------------------------ fit
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model and its regularity tangent.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data (the kernel matrix if ``kernel="precomputed"``).
+        y : array-like of shape (n_samples,)
+            Target values.
+        sample_weight : float or array-like of shape (n_samples,), default=None
+            Non-negative weights :math:`w_i` of the data term.
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+        """
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=("csr", "csc"),
+            dtype=np.float64,
+            y_numeric=True,
+        )
+        n_samples = X.shape[0]
+        if n_samples < 2:
+            raise ValueError(
+                f"Found 1 sample; {type(self).__name__} needs at least 2 samples "
+                "to fit a model and estimate its dispersion."
+            )
+        if self.kernel == "precomputed" and X.shape[0] != X.shape[1]:
+            raise ValueError(
+                "With kernel='precomputed', X must be the square kernel matrix of "
+                f"the training samples; got shape {X.shape}."
+            )
+        w = self._check_weights(sample_weight, X)
+        family = get_family(self.family)
+        family.check_y(y)
+        alpha = float(self.alpha)
+
+        if self.kernel is None and n_samples >= X.shape[1]:
+            result = fit_normal_primal(X, y, w, alpha, self.fit_intercept)
+            self.coef_ = result.coef
+            self.coef_tangent_, intercept_tangent = result.hessian.tangent(result.coef)
+            self._X_dual = None
+        else:
+            if self.kernel is None:
+                # p > n: the dual of the linear model is the linear kernel.
+                K = np.asarray(safe_sparse_dot(X, X.T, dense_output=True))
+                overwrite = True
+            else:
+                K = kernel_matrix(X, None, self.kernel, kernel_params(self))
+                overwrite = self.kernel != "precomputed"
+            result = fit_normal_dual(
+                K, y, w, alpha, self.fit_intercept, overwrite_K=overwrite
+            )
+            dual_tangent, intercept_tangent = result.hessian.tangent(result.coef)
+            if self.kernel is None:
+                self.coef_ = np.asarray(safe_sparse_dot(X.T, result.coef)).ravel()
+                self.coef_tangent_ = np.asarray(
+                    safe_sparse_dot(X.T, dual_tangent)
+                ).ravel()
+                self._X_dual = X
+            else:
+                self.dual_coef_ = result.coef
+                self.dual_coef_tangent_ = dual_tangent
+                self.X_fit_ = X
+
+        self.intercept_ = float(result.intercept)
+        self.intercept_tangent_ = float(intercept_tangent)
+        self._hessian = result.hessian
+        self._family = family
+        positive = w > 0
+        self._n_positive = int(np.sum(positive))
+        self._pearson_chi2 = float(
+            np.sum(
+                w[positive]
+                * family.pearson_residuals_squared(y[positive], result.eta[positive])
+            )
+        )
+        self._dispersion = None
+        return self
+
+    def _check_weights(self, sample_weight, X):
+        w = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        if np.any(w < 0):
+            raise ValueError(
+                "sample_weight must be non-negative; found negative weights at "
+                f"indices {np.flatnonzero(w < 0)[:10].tolist()}."
+            )
+        if not np.any(w > 0):
+            raise ValueError("sample_weight is zero everywhere; nothing to fit.")
+        return w
+
+    # --------------------------------------------------------- fitted state
+    @property
+    def dispersion_(self):
+        check_is_fitted(self)
+        if self._dispersion is None:
+            family = self._family
+            if family.fixed_dispersion is not None:
+                self._dispersion = float(family.fixed_dispersion)
+            else:
+                dof = self._n_positive - self._hessian.effective_dof()
+                if dof < 1.0:
+                    warnings.warn(
+                        f"Only {dof:.3g} residual degrees of freedom: the model "
+                        "nearly interpolates the training data, so the dispersion "
+                        "estimate is unreliable (computed with 1 degree of "
+                        "freedom). Increase alpha.",
+                        UserWarning,
+                        stacklevel=2,
+                    )
+                    dof = 1.0
+                self._dispersion = self._pearson_chi2 / dof
+        return self._dispersion
+
+    def _validate_query(self, X):
+        check_is_fitted(self)
+        return validate_data(
+            self, X, accept_sparse=("csr", "csc"), dtype=np.float64, reset=False
+        )
+
+    def _eta(self, X, with_tangent=False):
+        """Linear predictor at the rows of ``X``, and its tangent if asked."""
+        if self.kernel is None:
+            coefs = self.coef_
+            offset = self.intercept_
+            if with_tangent:
+                coefs = np.column_stack([self.coef_, self.coef_tangent_])
+                offset = np.array([self.intercept_, self.intercept_tangent_])
+            out = np.asarray(safe_sparse_dot(X, coefs, dense_output=True)) + offset
+        else:
+            coefs = self.dual_coef_
+            offset = self.intercept_
+            if with_tangent:
+                coefs = np.column_stack([self.dual_coef_, self.dual_coef_tangent_])
+                offset = np.array([self.intercept_, self.intercept_tangent_])
+            out = (
+                kernel_dot(X, self.X_fit_, coefs, self.kernel, kernel_params(self))
+                + offset
+            )
+        if with_tangent:
+            return out[:, 0], out[:, 1]
+        return out
+
+    def _variance_scale(self, X):
+        """``S(x, x) = x~' H^-1 x~``, so that ``Var(eta(x)) = dispersion * S``."""
+        hess = self._hessian
+        if self.kernel is None and self._X_dual is None:
+            return hess.variance_scale(X)
+        X_train = self._X_dual if self.kernel is None else self.X_fit_
+        out = np.empty(X.shape[0])
+        for rows in row_blocks(X.shape[0], X_train.shape[0]):
+            Xq = X[rows]
+            if self.kernel is None:
+                Kq = np.asarray(safe_sparse_dot(Xq, X_train.T, dense_output=True))
+                k_diag = np.asarray(
+                    Xq.multiply(Xq).sum(axis=1) if hasattr(Xq, "multiply") else
+                    np.einsum("ij,ij->i", Xq, Xq)
+                ).ravel()
+            else:
+                params = kernel_params(self)
+                Kq = kernel_matrix(Xq, self.X_fit_, self.kernel, params)
+                k_diag = kernel_diagonal(Xq, self.kernel, params)
+            out[rows] = hess.variance_scale(Kq, k_diag)
+        return out
+
+    # ------------------------------------------------------- public verbs
+    def predict(self, X, return_std=False):
+        """Predict the mean, and optionally its Laplace predictive std.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Query points (``(n_samples, n_samples_fit)`` kernel values when
+            ``kernel="precomputed"``).
+        return_std : bool, default=False
+            Also return the standard deviation of a new observation ``y`` at
+            each point: :math:`\\sqrt{\\mu'(\\eta)^2 \\phi S(x, x) +
+            \\phi V(\\mu)}` with :math:`S(x, x) = \\tilde x^\\top H^{-1}
+            \\tilde x` (for the normal family,
+            :math:`\\sqrt{\\phi (S(x, x) + 1)}`). Not available with
+            ``kernel="precomputed"``, which lacks :math:`k(x, x)`.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Predicted mean.
+        y_std : ndarray of shape (n_samples,)
+            Predictive standard deviation; only with ``return_std=True``.
+        """
+        X = self._validate_query(X)
+        eta = self._eta(X)
+        family = self._family
+        mu = family.inverse_link(eta)
+        if not return_std:
+            return mu
+        phi = self.dispersion_
+        var_eta = phi * self._variance_scale(X)
+        var_y = family.mean_derivative(eta) ** 2 * var_eta + phi * family.variance(mu)
+        return mu, np.sqrt(var_y)
+
+    def predict_tangent(self, X):
+        """Derivative of the prediction with respect to ``s = log(alpha)``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Query points.
+
+        Returns
+        -------
+        tangent : ndarray of shape (n_samples,)
+            :math:`d\\mu(x)/ds = \\mu'(\\eta(x))\\, d\\eta(x)/ds`, with
+            :math:`d\\eta(x)/ds = \\tilde x^\\top t` (linear) or
+            :math:`k(x, X) \\, dc/ds + db/ds` (kernel). Negative where a
+            stronger penalty would pull the prediction down.
+        """
+        X = self._validate_query(X)
+        eta, deta = self._eta(X, with_tangent=True)
+        return self._family.mean_derivative(eta) * deta
+
+    def influence_score(self, X, y=None):
+        """Influence of points on model complexity.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Points to score.
+        y : array-like of shape (n_samples,), default=None
+            Their labels, if known.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+            With ``y``: the signed rate :math:`c(z) = \\ell'(y, \\eta(x))\\,
+            d\\eta(x)/ds` at which up-weighting ``(x, y)`` changes the
+            complexity :math:`\\tfrac{\\alpha}{2}\\Omega(\\theta^*)`;
+            positive when the point pulls the model towards more complexity.
+            It is also :math:`d\\ell(y, \\eta(x))/ds`.
+
+            Without ``y``: the expected squared influence over labels drawn
+            from the fitted model, :math:`u(x) = \\phi\\, \\mu'(\\eta)^2 /
+            V(\\mu)\\, (d\\eta(x)/ds)^2` (:math:`\\phi (d\\eta/ds)^2` for the
+            normal family). Large where the penalty rather than the data
+            decides the prediction: the curiosity score for active learning.
+        """
+        X = self._validate_query(X)
+        eta, deta = self._eta(X, with_tangent=True)
+        family = self._family
+        if y is None:
+            return self.dispersion_ * family.score_variance(eta) * deta**2
+        y = column_or_1d(
+            check_array(y, ensure_2d=False, dtype=np.float64, input_name="y"),
+            warn=True,
+        )
+        check_consistent_length(X, y)
+        family.check_y(y)
+        return family.gradient(y, eta) * deta

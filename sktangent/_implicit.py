@@ -1,0 +1,260 @@
+"""The one factorised Hessian behind fitting, the tangent and the influences.
+
+Two shapes of the same object (THEORY section 2):
+
+* :class:`PrimalHessian` -- ``H = X~' D X~ + alpha P`` for linear models with
+  ``n >= p``. In the coordinates ``(beta, b + xbar' beta)``, with ``xbar`` the
+  ``D``-weighted mean of the rows, ``H`` is block diagonal: the centred block
+  ``A = Xc' D Xc + alpha I`` and the scalar ``sum(D)``. Only ``A`` is
+  factorised.
+* :class:`DualHessian` -- the bordered system
+  ``[[sqrt(D) K sqrt(D) + alpha I, sqrt(d)], [sqrt(d)', 0]]`` of kernel models
+  (and of linear models with ``p > n`` through the linear kernel). The border
+  keeps ``sum(c) = 0``, which the unpenalised intercept requires.
+
+``D`` is ``w * l''`` at the optimum (the sample weights for the normal
+family). Both classes solve with ``H``, give the effective degrees of freedom
+``trace(H^-1 X~' D X~)`` and the posterior covariance scale
+``S(x, x') = x~' H^-1 x~'`` behind the predictive variance (THEORY section 4).
+"""
+
+import numpy as np
+from scipy import linalg
+from scipy.linalg import lapack
+from sklearn.utils.extmath import safe_sparse_dot
+
+from ._models import row_blocks
+
+# Below this reciprocal condition number a solve with H has lost all but a
+# few digits; we refuse rather than return a tangent that is mostly noise.
+RCOND_MIN = 1e-13
+
+
+def _factorise(A, what):
+    """Cholesky factor (lower) of the symmetric matrix ``A``, in place.
+
+    Raises a ValueError that says to increase alpha when ``A`` is singular or
+    too ill-conditioned for the tangent to be meaningful.
+    """
+    if not np.all(np.isfinite(A)):
+        raise ValueError(
+            f"The {what} contains NaN or inf values; check the input data and "
+            "the kernel parameters."
+        )
+    anorm = np.abs(A).sum(axis=0).max() if A.size else 0.0
+    # A is symmetric, so its transpose is the same matrix in Fortran order,
+    # which LAPACK factorises in place instead of copying.
+    L, info = lapack.dpotrf(A.T, lower=1, clean=1, overwrite_a=1)
+    if info != 0:
+        raise ValueError(
+            f"The {what} is not positive definite (Cholesky failed at pivot "
+            f"{info}). The problem is singular at this alpha: increase alpha."
+        )
+    rcond, info = lapack.dpocon(L, anorm, uplo="L")
+    if info != 0 or not rcond >= RCOND_MIN:
+        raise ValueError(
+            f"The {what} is numerically singular (reciprocal condition number "
+            f"{rcond:.1e} < {RCOND_MIN:.0e}); the fit and its tangent would be "
+            "dominated by rounding errors. Increase alpha."
+        )
+    return L
+
+
+def _inverse_trace(L):
+    """``trace(A^-1)`` from the lower Cholesky factor ``L`` of ``A``."""
+    Linv, info = lapack.dtrtri(L, lower=1)
+    if info != 0:  # pragma: no cover - L has a positive diagonal
+        raise ValueError("Could not invert the Cholesky factor; increase alpha.")
+    return float(np.sum(Linv**2)), Linv
+
+
+class PrimalHessian:
+    """``H = X~' D X~ + alpha P`` of a linear model, factorised once.
+
+    Parameters
+    ----------
+    X : ndarray or sparse matrix of shape (n_samples, n_features)
+    d : ndarray of shape (n_samples,)
+        Non-negative curvature weights ``w * l''``.
+    alpha : float
+    fit_intercept : bool
+    """
+
+    def __init__(self, X, d, alpha, fit_intercept):
+        self.alpha = alpha
+        self.fit_intercept = fit_intercept
+        self.n_features = X.shape[1]
+        self.d_sum = float(np.sum(d))
+        if fit_intercept:
+            self.x_mean = np.asarray(safe_sparse_dot(X.T, d)).ravel() / self.d_sum
+        else:
+            self.x_mean = np.zeros(X.shape[1])
+        A = self._gram(X, d)
+        A.flat[:: self.n_features + 1] += alpha
+        self.L = _factorise(A, "penalised Hessian X'DX + alpha*I")
+        self._Linv = None
+        self._trace = None
+
+    def _gram(self, X, d):
+        """``Xc' D Xc`` without densifying a sparse ``X``."""
+        if hasattr(X, "toarray"):
+            G = safe_sparse_dot(X.T, X.multiply(d[:, None]).tocsr(), dense_output=True)
+            G = np.asarray(G)
+            if self.fit_intercept:
+                G -= self.d_sum * np.outer(self.x_mean, self.x_mean)
+            return G
+        # Dense: centre a copy explicitly, which avoids the cancellation of
+        # X'DX - sum(d) xbar xbar' when the columns have large means.
+        Xs = X - self.x_mean if self.fit_intercept else X.copy()
+        if not np.all(d == 1.0):
+            Xs *= np.sqrt(d)[:, None]
+        return Xs.T @ Xs
+
+    # -- solves -------------------------------------------------------------
+    def solve(self, g_coef, g_intercept=0.0):
+        """``H^-1 g`` for ``g = [g_coef, g_intercept]``; returns both parts."""
+        rhs = g_coef - self.x_mean * g_intercept
+        z = linalg.cho_solve((self.L, True), rhs, check_finite=False)
+        if not self.fit_intercept:
+            return z, 0.0
+        z_b = g_intercept / self.d_sum
+        return z, z_b - self.x_mean @ z
+
+    def tangent(self, coef):
+        """``t = -H^-1 rho`` with ``rho = alpha [coef, 0]``."""
+        return self.solve(-self.alpha * coef, 0.0)
+
+    # -- covariance -----------------------------------------------------------
+    @property
+    def Linv(self):
+        if self._Linv is None:
+            self._trace, self._Linv = _inverse_trace(self.L)
+        return self._Linv
+
+    def _whiten(self, X):
+        """Rows ``L^-1 (x - xbar)``, so that ``S(x, x') = z . z' + 1/sum(d)``."""
+        Z = np.asarray(safe_sparse_dot(X, self.Linv.T, dense_output=True))
+        if self.fit_intercept:
+            Z = Z - self.Linv @ self.x_mean
+        return Z
+
+    def variance_scale(self, X):
+        """``S(x, x) = x~' H^-1 x~`` for every row of ``X``."""
+        out = np.empty(X.shape[0])
+        for rows in row_blocks(X.shape[0], self.n_features):
+            out[rows] = np.sum(self._whiten(X[rows]) ** 2, axis=1)
+        if self.fit_intercept:
+            out += 1.0 / self.d_sum
+        return out
+
+    def cross_variance_scale(self, Xa, Xb):
+        """``S(x_a, x_b)`` for all pairs of rows, shape (n_a, n_b)."""
+        S = self._whiten(Xa) @ self._whiten(Xb).T
+        if self.fit_intercept:
+            S += 1.0 / self.d_sum
+        return S
+
+    def effective_dof(self):
+        """``trace(H^-1 X~' D X~) = p - alpha trace(A^-1) (+ 1)``."""
+        if self._trace is None:
+            self._trace, self._Linv = _inverse_trace(self.L)
+        return self.n_features - self.alpha * self._trace + self.fit_intercept
+
+
+class DualHessian:
+    """The bordered kernel system ``[[sqrt(D) K sqrt(D) + alpha I, v], [v', 0]]``.
+
+    ``v = sqrt(d)`` when an intercept is fitted; without one the border is
+    dropped. ``K`` is overwritten when ``overwrite_K`` is true.
+    """
+
+    def __init__(self, K, d, alpha, fit_intercept, overwrite_K=False):
+        self.alpha = alpha
+        self.fit_intercept = fit_intercept
+        self.n = K.shape[0]
+        self.sqrt_d = np.sqrt(d)
+        A = K if overwrite_K else K.copy()
+        if not np.all(d == 1.0):
+            A *= self.sqrt_d[:, None]
+            A *= self.sqrt_d[None, :]
+        A.flat[:: self.n + 1] += alpha
+        self.L = _factorise(A, "kernel system sqrt(D) K sqrt(D) + alpha*I")
+        if fit_intercept:
+            self.u = self._solve_A(self.sqrt_d)
+            self.s = float(self.sqrt_d @ self.u)
+            if not self.s > 0:
+                raise ValueError(
+                    "All curvature weights are zero: the intercept is not "
+                    "identified. Check sample_weight."
+                )
+        self._trace = None
+
+    def _solve_A(self, r):
+        return linalg.cho_solve((self.L, True), r, check_finite=False)
+
+    def bordered_solve(self, r):
+        """Solve ``A z + v b = r, v' z = 0``; returns ``(z, b)``."""
+        z = self._solve_A(r)
+        if not self.fit_intercept:
+            return z, 0.0
+        b = (self.sqrt_d @ z) / self.s
+        return z - b * self.u, b
+
+    def tangent(self, dual_coef):
+        """``(dc/ds, db/ds)`` from the bordered system of THEORY section 2.
+
+        ``(D K + alpha I) dc/dalpha + D 1 db/dalpha = -c`` with ``1' dc = 0``;
+        in the symmetric variables ``c = sqrt(D) z`` the right-hand side is
+        ``-c / sqrt(d)`` (zero where ``d`` is, since ``c`` is zero there too).
+        """
+        c_scaled = np.divide(
+            dual_coef,
+            self.sqrt_d,
+            out=np.zeros_like(dual_coef),
+            where=self.sqrt_d > 0,
+        )
+        z, b = self.bordered_solve(-c_scaled)
+        return self.alpha * self.sqrt_d * z, self.alpha * b
+
+    # -- covariance -----------------------------------------------------------
+    def variance_scale(self, K_query, k_diag):
+        """``S(x, x) = (k(x, x) - q' M^-1 q) / alpha`` with ``q = [sqrt(d) k_x, 1]``.
+
+        ``K_query`` is ``k(X_query, X_train)``, shape (m, n).
+        """
+        Z = linalg.solve_triangular(
+            self.L, (K_query * self.sqrt_d).T, lower=True, check_finite=False
+        )
+        quad = np.sum(Z**2, axis=0)
+        if self.fit_intercept:
+            zv = linalg.solve_triangular(
+                self.L, self.sqrt_d, lower=True, check_finite=False
+            )
+            quad -= (zv @ Z - 1.0) ** 2 / self.s
+        return np.maximum(k_diag - quad, 0.0) / self.alpha
+
+    def cross_variance_scale(self, Ka, Kb, K_ab):
+        """``S(x_a, x_b)`` given ``k(X_a, X_train)``, ``k(X_b, X_train)``, ``k(X_a, X_b)``."""
+        Za = linalg.solve_triangular(
+            self.L, (Ka * self.sqrt_d).T, lower=True, check_finite=False
+        )
+        Zb = linalg.solve_triangular(
+            self.L, (Kb * self.sqrt_d).T, lower=True, check_finite=False
+        )
+        quad = Za.T @ Zb
+        if self.fit_intercept:
+            zv = linalg.solve_triangular(
+                self.L, self.sqrt_d, lower=True, check_finite=False
+            )
+            quad -= np.outer(zv @ Za - 1.0, zv @ Zb - 1.0) / self.s
+        return (K_ab - quad) / self.alpha
+
+    def effective_dof(self):
+        """``n - alpha trace(P)``, ``P`` the top-left block of the bordered inverse."""
+        if self._trace is None:
+            # O(n^3) like the factorisation, hence only when asked for.
+            self._trace = _inverse_trace(self.L)[0]
+        trace_P = self._trace
+        if self.fit_intercept:
+            trace_P -= float(self.u @ self.u) / self.s
+        return self.n - self.alpha * trace_P
