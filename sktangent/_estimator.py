@@ -393,8 +393,9 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
             if self.kernel is None:
                 Kq = np.asarray(safe_sparse_dot(Xq, X_train.T, dense_output=True))
                 k_diag = np.asarray(
-                    Xq.multiply(Xq).sum(axis=1) if hasattr(Xq, "multiply") else
-                    np.einsum("ij,ij->i", Xq, Xq)
+                    Xq.multiply(Xq).sum(axis=1)
+                    if hasattr(Xq, "multiply")
+                    else np.einsum("ij,ij->i", Xq, Xq)
                 ).ravel()
             else:
                 params = kernel_params(self)

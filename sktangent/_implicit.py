@@ -234,7 +234,10 @@ class DualHessian:
         return np.maximum(k_diag - quad, 0.0) / self.alpha
 
     def cross_variance_scale(self, Ka, Kb, K_ab):
-        """``S(x_a, x_b)`` given ``k(X_a, X_train)``, ``k(X_b, X_train)``, ``k(X_a, X_b)``."""
+        """``S(x_a, x_b)`` for all pairs, from the kernel blocks.
+
+        ``Ka = k(X_a, X_train)``, ``Kb = k(X_b, X_train)``, ``K_ab = k(X_a, X_b)``.
+        """
         Za = linalg.solve_triangular(
             self.L, (Ka * self.sqrt_d).T, lower=True, check_finite=False
         )

@@ -28,7 +28,10 @@ class FitResult:
 
 
 def fit_normal_primal(X, y, w, alpha, fit_intercept):
-    """Ridge in closed form: ``A beta = Xc' W (y - ybar)``, ``b = ybar - xbar' beta``."""
+    """Ridge in closed form.
+
+    ``A beta = Xc' W (y - ybar)`` and ``b = ybar - xbar' beta``.
+    """
     hess = PrimalHessian(X, w, alpha, fit_intercept)
     y_mean = float(w @ y) / hess.d_sum if fit_intercept else 0.0
     # Xc' W (y - ybar) = X' W (y - ybar) because sum W (y - ybar) = 0.
