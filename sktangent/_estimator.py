@@ -1,7 +1,7 @@
 """TangentRegressor: validates, delegates, and exposes the tangent."""
 
 import warnings
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
@@ -25,9 +25,17 @@ from ._models import (
     kernel_params,
     row_blocks,
 )
-from ._solvers import fit_normal_dual, fit_normal_primal
+from ._solvers import (
+    fit_lbfgs_primal,
+    fit_newton_dual,
+    fit_newton_primal,
+    fit_normal_dual,
+    fit_normal_primal,
+)
 
 _KERNELS = set(PAIRWISE_KERNEL_FUNCTIONS) | {"precomputed"}
+# Above this many coefficients "auto" avoids factorising a dense Hessian.
+_MAX_DENSE_PARAMS = 2000
 
 
 class TangentRegressor(RegressorMixin, BaseEstimator):
@@ -61,9 +69,25 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         :class:`~sklearn.kernel_ridge.KernelRidge`, and the data term is a
         *sum* over samples, not a mean.
 
-    family : {"normal"}, default="normal"
-        Distribution of the target. Only the normal family (identity link)
-        is available in this release.
+    family : {"normal", "poisson", "gamma", "tweedie", "binomial"}, \
+            default="normal"
+        Distribution of the target and its link: identity for "normal"; log
+        for "poisson" (counts, ``y >= 0``), "gamma" (``y > 0``) and "tweedie";
+        logit for "binomial" (proportions or 0/1 outcomes, ``0 <= y <= 1``).
+
+        Because the data term is a *sum* of half deviances,
+        ``TangentRegressor(family="poisson", alpha=a)`` has the coefficients
+        of ``PoissonRegressor(alpha=a / sum(sample_weight))`` (likewise
+        :class:`~sklearn.linear_model.GammaRegressor` and
+        :class:`~sklearn.linear_model.TweedieRegressor` with ``link="log"``),
+        whose data term is a weighted *mean*; and
+        ``family="binomial"`` with 0/1 targets has the coefficients of
+        ``LogisticRegression(C=1 / a)``.
+
+    power : float, default=None
+        Variance power ``p`` of the Tweedie family (``V(mu) = mu**p``),
+        required by and only used with ``family="tweedie"``: ``p <= 0`` or
+        ``p >= 1`` (``1 < p < 2`` for compound Poisson-gamma data).
 
     kernel : str, callable or None, default=None
         ``None`` fits the linear model :math:`\eta = X\beta + b` with penalty
@@ -92,10 +116,28 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         Whether to fit an unpenalised intercept ``b``. For kernel models this
         adds the constraint :math:`\sum_j c_j = 0` (a bordered system).
 
-    solver : {"auto", "cholesky"}, default="auto"
+    solver : {"auto", "cholesky", "newton-cholesky", "lbfgs"}, default="auto"
         ``"cholesky"`` solves the normal family in closed form: on the primal
         system when ``n_samples >= n_features`` and on the dual (kernel)
-        system otherwise and for kernel models. ``"auto"`` chooses it.
+        system otherwise and for kernel models. ``"newton-cholesky"`` is
+        Newton's method with a Cholesky-factorised Hessian (on the dual
+        coefficients for kernel models); the factor at the optimum also gives
+        the tangent. ``"lbfgs"`` (linear models only) never forms the
+        Hessian: the tangent is then found by conjugate gradients on
+        Hessian-vector products to a relative residual of 1e-10, and the
+        degrees of freedom behind ``dispersion_`` by a stochastic (Hutchinson)
+        trace estimate. ``"auto"`` picks "cholesky" for the normal family,
+        "lbfgs" for linear models with more than 2000 coefficients and
+        "newton-cholesky" otherwise.
+
+    max_iter : int, default=100
+        Maximum number of iterations of the iterative solvers.
+
+    tol : float, default=1e-6
+        The iterative solvers stop when the largest absolute gradient entry
+        of the objective divided by ``sum(sample_weight)`` is below ``tol``
+        (the gradient criterion of scikit-learn's GLMs). The tangent assumes
+        an exact optimum, so its accuracy follows ``tol``.
 
     Attributes
     ----------
@@ -127,6 +169,9 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         :math:`n - \operatorname{tr}(\text{hat matrix})`, with ``n`` the number
         of samples of positive weight. Computed on first access: for kernel
         models the trace costs as much as the factorisation itself.
+
+    n_iter_ : int
+        Number of solver iterations (1 for the closed form).
 
     n_features_in_ : int
         Number of features seen during fit.
@@ -193,14 +238,17 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "alpha": [Interval(Real, 0, None, closed="neither")],
-        "family": [StrOptions({"normal"})],
+        "family": [StrOptions({"normal", "poisson", "gamma", "tweedie", "binomial"})],
+        "power": [Interval(Real, None, None, closed="neither"), None],
         "kernel": [None, StrOptions(_KERNELS), callable],
         "gamma": [Interval(Real, 0, None, closed="left"), None],
         "degree": [Interval(Real, 0, None, closed="left")],
         "coef0": [Interval(Real, None, None, closed="neither")],
         "kernel_params": [dict, None],
         "fit_intercept": ["boolean"],
-        "solver": [StrOptions({"auto", "cholesky"})],
+        "solver": [StrOptions({"auto", "cholesky", "newton-cholesky", "lbfgs"})],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="neither")],
     }
 
     def __init__(
@@ -208,6 +256,7 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         alpha=1.0,
         *,
         family="normal",
+        power=None,
         kernel=None,
         gamma=None,
         degree=3,
@@ -215,9 +264,12 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         kernel_params=None,
         fit_intercept=True,
         solver="auto",
+        max_iter=100,
+        tol=1e-6,
     ):
         self.alpha = alpha
         self.family = family
+        self.power = power
         self.kernel = kernel
         self.gamma = gamma
         self.degree = degree
@@ -225,6 +277,8 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         self.kernel_params = kernel_params
         self.fit_intercept = fit_intercept
         self.solver = solver
+        self.max_iter = max_iter
+        self.tol = tol
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -271,38 +325,60 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
                 f"the training samples; got shape {X.shape}."
             )
         w = self._check_weights(sample_weight, X)
-        family = get_family(self.family)
+        family = get_family(self.family, self.power)
         family.check_y(y)
+        solver = self._resolve_solver(X)
         alpha = float(self.alpha)
+        glm = (alpha, self.fit_intercept, self.max_iter, self.tol)
 
-        if self.kernel is None and n_samples >= X.shape[1]:
-            result = fit_normal_primal(X, y, w, alpha, self.fit_intercept)
-            self.coef_ = result.coef
-            self.coef_tangent_, intercept_tangent = result.hessian.tangent(result.coef)
-            self._X_dual = None
-        else:
-            if self.kernel is None:
+        self._X_dual = None
+        if self.kernel is None:
+            if solver == "cholesky" and n_samples >= X.shape[1]:
+                result = fit_normal_primal(X, y, w, alpha, self.fit_intercept)
+            elif solver == "cholesky":
                 # p > n: the dual of the linear model is the linear kernel.
                 K = np.asarray(safe_sparse_dot(X, X.T, dense_output=True))
-                overwrite = True
-            else:
-                K = kernel_matrix(X, None, self.kernel, kernel_params(self))
-                overwrite = self.kernel != "precomputed"
-            result = fit_normal_dual(
-                K, y, w, alpha, self.fit_intercept, overwrite_K=overwrite
-            )
-            dual_tangent, intercept_tangent = result.hessian.tangent(result.coef)
-            if self.kernel is None:
-                self.coef_ = np.asarray(safe_sparse_dot(X.T, result.coef)).ravel()
-                self.coef_tangent_ = np.asarray(
-                    safe_sparse_dot(X.T, dual_tangent)
-                ).ravel()
+                result = fit_normal_dual(
+                    K, y, w, alpha, self.fit_intercept, overwrite_K=True
+                )
                 self._X_dual = X
+            elif solver == "newton-cholesky":
+                result = fit_newton_primal(family, X, y, w, *glm)
             else:
-                self.dual_coef_ = result.coef
-                self.dual_coef_tangent_ = dual_tangent
-                self.X_fit_ = X
+                result = fit_lbfgs_primal(family, X, y, w, *glm)
+        else:
+            K = kernel_matrix(X, None, self.kernel, kernel_params(self))
+            if solver == "cholesky":
+                result = fit_normal_dual(
+                    K,
+                    y,
+                    w,
+                    alpha,
+                    self.fit_intercept,
+                    overwrite_K=self.kernel != "precomputed",
+                )
+            else:
+                result = fit_newton_dual(family, K, y, w, *glm)
+            self.X_fit_ = X
 
+        tangent, intercept_tangent = result.hessian.tangent(result.coef)
+        if self.kernel is not None:
+            self.dual_coef_ = result.coef
+            self.dual_coef_tangent_ = tangent
+        elif self._X_dual is not None:
+            self.coef_ = np.asarray(safe_sparse_dot(X.T, result.coef)).ravel()
+            self.coef_tangent_ = np.asarray(safe_sparse_dot(X.T, tangent)).ravel()
+        else:
+            self.coef_ = result.coef
+            self.coef_tangent_ = tangent
+        self.n_iter_ = max(int(result.n_iter), 1)
+        for name in ("coef_", "dual_coef_", "coef_tangent_", "dual_coef_tangent_"):
+            value = getattr(self, name, None)
+            if value is not None and not np.all(np.isfinite(value)):
+                raise ValueError(
+                    f"The fit produced non-finite {name} (overflow for extreme "
+                    "linear predictors). Scale the features or increase alpha."
+                )
         self.intercept_ = float(result.intercept)
         self.intercept_tangent_ = float(intercept_tangent)
         self._hessian = result.hessian
@@ -317,6 +393,29 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         )
         self._dispersion = None
         return self
+
+    def _resolve_solver(self, X):
+        closed_form = self.family == "normal"
+        if self.solver == "cholesky" and not closed_form:
+            raise ValueError(
+                f"solver='cholesky' is the closed form of the normal family; "
+                f"family={self.family!r} needs 'newton-cholesky' or 'lbfgs' "
+                "(or 'auto')."
+            )
+        if self.solver == "lbfgs" and self.kernel is not None:
+            raise ValueError(
+                "solver='lbfgs' fits linear models only; kernel models are "
+                "fitted by Newton's method on the dual coefficients: use "
+                "solver='auto' or 'newton-cholesky'."
+            )
+        if self.solver != "auto":
+            return self.solver
+        if closed_form:
+            return "cholesky"
+        n_params = X.shape[1] + self.fit_intercept
+        if self.kernel is None and n_params > _MAX_DENSE_PARAMS:
+            return "lbfgs"
+        return "newton-cholesky"
 
     def _check_weights(self, sample_weight, X):
         w = _check_sample_weight(sample_weight, X, dtype=np.float64)

@@ -6,6 +6,7 @@ ever use the methods below, so adding a family is adding one class.
 """
 
 import numpy as np
+from scipy.special import expit, xlogy
 
 
 class Family:
@@ -84,14 +85,214 @@ class Normal(Family):
         return np.ones_like(eta)
 
 
-_FAMILIES = {"normal": Normal}
+# Largest eta whose exp is finite with room for a few products (exp(700) ~ 1e304).
+_ETA_MAX = 700.0
 
 
-def get_family(name):
-    """Return the family object for ``name``."""
-    try:
-        return _FAMILIES[name]()
-    except KeyError:
-        raise ValueError(
-            f"Unknown family {name!r}; choose one of {sorted(_FAMILIES)}."
-        ) from None
+def _exp(eta):
+    """exp with eta clipped so that means and weights stay finite."""
+    return np.exp(np.minimum(eta, _ETA_MAX))
+
+
+def _describe_bad(y, bad):
+    idx = np.flatnonzero(bad)
+    return f"{idx.size} value(s), e.g. y[{idx[0]}] = {y[idx[0]]!r}"
+
+
+class Poisson(Family):
+    """Poisson distribution, log link: ``l = y log(y / mu) - y + mu``."""
+
+    name = "poisson"
+    fixed_dispersion = 1.0
+
+    def check_y(self, y):
+        bad = y < 0
+        if np.any(bad):
+            raise ValueError(
+                "family='poisson' needs non-negative targets (counts); found "
+                f"negative {_describe_bad(y, bad)}."
+            )
+
+    def inverse_link(self, eta):
+        return _exp(eta)
+
+    def mean_derivative(self, eta):
+        return _exp(eta)
+
+    def variance(self, mu):
+        return mu
+
+    def loss(self, y, eta):
+        mu = _exp(eta)
+        return xlogy(y, y) - y * np.minimum(eta, _ETA_MAX) - y + mu
+
+    def gradient(self, y, eta):
+        return _exp(eta) - y
+
+    def hessian(self, y, eta):
+        return _exp(eta)
+
+
+class Gamma(Family):
+    """Gamma distribution, log link: ``l = log(mu / y) + y / mu - 1``."""
+
+    name = "gamma"
+
+    def check_y(self, y):
+        bad = y <= 0
+        if np.any(bad):
+            raise ValueError(
+                "family='gamma' needs strictly positive targets; found "
+                f"non-positive {_describe_bad(y, bad)}."
+            )
+
+    def inverse_link(self, eta):
+        return _exp(eta)
+
+    def mean_derivative(self, eta):
+        return _exp(eta)
+
+    def variance(self, mu):
+        return mu**2
+
+    def loss(self, y, eta):
+        return eta - np.log(y) + y * _exp(-eta) - 1.0
+
+    def gradient(self, y, eta):
+        return 1.0 - y * _exp(-eta)
+
+    def hessian(self, y, eta):
+        return y * _exp(-eta)
+
+
+class Tweedie(Family):
+    """Tweedie distribution with variance power ``p``, log link.
+
+    ``l = y^(2-p) / ((1-p)(2-p)) - y mu^(1-p) / (1-p) + mu^(2-p) / (2-p)``,
+    with the Poisson and gamma forms at ``p = 1`` and ``p = 2``.
+    """
+
+    name = "tweedie"
+
+    def __init__(self, power):
+        power = float(power)
+        if 0 < power < 1:
+            raise ValueError(
+                f"family='tweedie' has no distribution for power={power}: "
+                "choose power <= 0 or power >= 1."
+            )
+        self.power = power
+
+    def check_y(self, y):
+        p = self.power
+        if p <= 0:
+            return
+        bad = (y < 0) if p < 2 else (y <= 0)
+        if np.any(bad):
+            what = "non-negative" if p < 2 else "strictly positive"
+            raise ValueError(
+                f"family='tweedie' with power={p} needs {what} targets; found "
+                f"{_describe_bad(y, bad)}."
+            )
+
+    def inverse_link(self, eta):
+        return _exp(eta)
+
+    def mean_derivative(self, eta):
+        return _exp(eta)
+
+    def variance(self, mu):
+        return mu**self.power
+
+    def loss(self, y, eta):
+        p = self.power
+        eta = np.minimum(eta, _ETA_MAX)
+        if p == 1:
+            return Poisson().loss(y, eta)
+        if p == 2:
+            return Gamma().loss(y, eta)
+        # The constant that makes l(y, y) = 0; |y| keeps it real for p <= 0,
+        # where y may be negative (p = 0 is the normal family on a log link).
+        const = np.abs(y) ** (2 - p) / ((1 - p) * (2 - p))
+        return (
+            const
+            - y * np.exp((1 - p) * eta) / (1 - p)
+            + np.exp((2 - p) * eta) / (2 - p)
+        )
+
+    def gradient(self, y, eta):
+        p = self.power
+        eta = np.minimum(eta, _ETA_MAX)
+        return (np.exp(eta) - y) * np.exp((1 - p) * eta)
+
+    def hessian(self, y, eta):
+        p = self.power
+        eta = np.minimum(eta, _ETA_MAX)
+        return (2 - p) * np.exp((2 - p) * eta) - (1 - p) * y * np.exp((1 - p) * eta)
+
+
+class Binomial(Family):
+    """Binomial proportions, logit link.
+
+    ``l = y log(y / mu) + (1 - y) log((1 - y) / (1 - mu))``, which is the
+    logistic log-loss for ``y`` in {0, 1}.
+    """
+
+    name = "binomial"
+    fixed_dispersion = 1.0
+
+    def check_y(self, y):
+        bad = (y < 0) | (y > 1)
+        if np.any(bad):
+            raise ValueError(
+                "family='binomial' needs targets in [0, 1] (proportions or 0/1 "
+                f"outcomes); found {_describe_bad(y, bad)}."
+            )
+
+    def inverse_link(self, eta):
+        return expit(eta)
+
+    def mean_derivative(self, eta):
+        mu = expit(eta)
+        return mu * (1 - mu)
+
+    def variance(self, mu):
+        return mu * (1 - mu)
+
+    def loss(self, y, eta):
+        # y log y + (1-y) log(1-y) - y eta + log(1 + e^eta), stably.
+        return xlogy(y, y) + xlogy(1 - y, 1 - y) - y * eta + np.logaddexp(0, eta)
+
+    def gradient(self, y, eta):
+        return expit(eta) - y
+
+    def hessian(self, y, eta):
+        mu = expit(eta)
+        return mu * (1 - mu)
+
+    def score_variance(self, eta):
+        mu = expit(eta)
+        return mu * (1 - mu)
+
+
+_FAMILIES = {
+    "normal": Normal,
+    "poisson": Poisson,
+    "gamma": Gamma,
+    "tweedie": Tweedie,
+    "binomial": Binomial,
+}
+
+
+def get_family(name, power=None):
+    """Return the family object for ``name`` (``power`` is Tweedie's)."""
+    if name not in _FAMILIES:
+        raise ValueError(f"Unknown family {name!r}; choose one of {sorted(_FAMILIES)}.")
+    if name == "tweedie":
+        if power is None:
+            raise ValueError(
+                "family='tweedie' needs its variance power: pass power=p "
+                "(p <= 0 or p >= 1; 1 < p < 2 for compound Poisson-gamma data)."
+            )
+        return Tweedie(power)
+    return _FAMILIES[name]()

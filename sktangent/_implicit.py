@@ -21,6 +21,7 @@ family). Both classes solve with ``H``, give the effective degrees of freedom
 import numpy as np
 from scipy import linalg
 from scipy.linalg import lapack
+from scipy.sparse.linalg import LinearOperator, cg
 from sklearn.utils.extmath import safe_sparse_dot
 
 from ._models import row_blocks
@@ -75,7 +76,8 @@ class PrimalHessian:
     ----------
     X : ndarray or sparse matrix of shape (n_samples, n_features)
     d : ndarray of shape (n_samples,)
-        Non-negative curvature weights ``w * l''``.
+        Curvature weights ``w * l''`` (the sample weights for the normal
+        family).
     alpha : float
     fit_intercept : bool
     """
@@ -85,6 +87,12 @@ class PrimalHessian:
         self.fit_intercept = fit_intercept
         self.n_features = X.shape[1]
         self.d_sum = float(np.sum(d))
+        if fit_intercept and not self.d_sum > 0:
+            raise ValueError(
+                "The total curvature sum(w * l'') is not positive, so the "
+                "intercept is not identified at this solution. Check "
+                "sample_weight, or fit without an intercept."
+            )
         if fit_intercept:
             self.x_mean = np.asarray(safe_sparse_dot(X.T, d)).ravel() / self.d_sum
         else:
@@ -106,6 +114,10 @@ class PrimalHessian:
         # Dense: centre a copy explicitly, which avoids the cancellation of
         # X'DX - sum(d) xbar xbar' when the columns have large means.
         Xs = X - self.x_mean if self.fit_intercept else X.copy()
+        if np.any(d < 0):
+            # Observed curvature can be negative (Tweedie power > 2): no
+            # square root, and no symmetric rank-k shortcut.
+            return Xs.T @ (d[:, None] * Xs)
         if not np.all(d == 1.0):
             Xs *= np.sqrt(d)[:, None]
         return Xs.T @ Xs
@@ -261,3 +273,84 @@ class DualHessian:
         if self.fit_intercept:
             trace_P -= float(self.u @ self.u) / self.s
         return self.n - self.alpha * trace_P
+
+
+class CGHessian:
+    """``H`` of a linear model used only through Hessian-vector products.
+
+    For models with too many coefficients to factorise ``H``: every solve is
+    a conjugate-gradient run to relative residual ``rtol`` (THEORY section 8).
+    The effective degrees of freedom are estimated by Hutchinson's trace
+    estimator with ``n_probes`` Rademacher vectors.
+    """
+
+    def __init__(self, X, d, alpha, fit_intercept, rtol=1e-10, n_probes=30):
+        self.X = X
+        self.d = d
+        self.alpha = alpha
+        self.fit_intercept = fit_intercept
+        self.n_features = X.shape[1]
+        self.rtol = rtol
+        self.n_probes = n_probes
+        self.n_params = self.n_features + fit_intercept
+        self._edf = None
+        self.operator = LinearOperator(
+            (self.n_params, self.n_params), matvec=self._matvec, dtype=float
+        )
+
+    def _split(self, v):
+        if self.fit_intercept:
+            return v[:-1], v[-1]
+        return v, 0.0
+
+    def _matvec(self, v):
+        v = np.ravel(v)
+        coef, b = self._split(v)
+        u = self.d * (np.asarray(safe_sparse_dot(self.X, coef)).ravel() + b)
+        out = np.asarray(safe_sparse_dot(self.X.T, u)).ravel() + self.alpha * coef
+        if self.fit_intercept:
+            out = np.append(out, np.sum(u))
+        return out
+
+    def _cg(self, rhs):
+        rhs_norm = np.linalg.norm(rhs)
+        if rhs_norm == 0:
+            return np.zeros_like(rhs)
+        x, info = cg(
+            self.operator, rhs, rtol=self.rtol, atol=0.0, maxiter=10 * rhs.size
+        )
+        if info != 0:
+            raise ValueError(
+                "Conjugate gradients did not reach the requested accuracy "
+                f"(rtol={self.rtol:g}) on the Hessian system; the problem is "
+                "badly conditioned at this alpha: increase alpha."
+            )
+        return x
+
+    def solve(self, g_coef, g_intercept=0.0):
+        rhs = np.append(g_coef, g_intercept) if self.fit_intercept else g_coef
+        return self._split(self._cg(np.asarray(rhs, dtype=float)))
+
+    def tangent(self, coef):
+        return self.solve(-self.alpha * coef, 0.0)
+
+    def variance_scale(self, X):
+        out = np.empty(X.shape[0])
+        for i in range(X.shape[0]):
+            row = np.asarray(X[i].toarray() if hasattr(X, "toarray") else X[i]).ravel()
+            q = np.append(row, 1.0) if self.fit_intercept else row
+            out[i] = q @ self._cg(q)
+        return out
+
+    def effective_dof(self):
+        """``p (+1) - alpha tr(H^-1 P)``, the trace estimated by Hutchinson."""
+        if self._edf is None:
+            rng = np.random.RandomState(0)
+            total = 0.0
+            for _ in range(self.n_probes):
+                z = rng.choice([-1.0, 1.0], size=self.n_params)
+                if self.fit_intercept:
+                    z[-1] = 0.0  # P has a zero for the intercept
+                total += z @ self._cg(z)
+            self._edf = self.n_params - self.alpha * total / self.n_probes
+        return self._edf

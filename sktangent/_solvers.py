@@ -10,12 +10,16 @@ factorisation (:class:`~sktangent._implicit.PrimalHessian` when ``n >= p``,
 :class:`~sktangent._implicit.DualHessian` otherwise and for kernels).
 """
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import optimize
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.extmath import safe_sparse_dot
 
-from ._implicit import DualHessian, PrimalHessian
+from ._implicit import CGHessian, DualHessian, PrimalHessian
+from ._objective import Objective
 
 
 @dataclass
@@ -57,3 +61,205 @@ def fit_normal_dual(K, y, w, alpha, fit_intercept, overwrite_K=False):
     # weight carry no residual; they get eta = y, which no estimate reads.
     eta = y - np.divide(alpha * coef, w, out=np.zeros_like(coef), where=w > 0)
     return FitResult(coef, float(intercept), hess, eta)
+
+
+# --------------------------------------------------------------------- GLMs
+def _initial_intercept(family, y, w, fit_intercept):
+    """The link of the weighted mean of y: the optimum of an intercept-only model."""
+    if not fit_intercept:
+        return 0.0
+    mean = float(w @ y) / float(np.sum(w))
+    if family.name == "binomial":
+        mean = min(max(mean, 1e-10), 1 - 1e-10)
+        return float(np.log(mean / (1 - mean)))
+    if family.name == "normal":
+        return mean
+    return float(np.log(max(mean, 1e-10)))
+
+
+def _iteration_weights(family, y, w, eta):
+    """Curvature for a Newton step: observed where it is convex, else Fisher.
+
+    The observed ``l''`` is negative for some points of the Tweedie family
+    with power > 2 (or <= 0); Fisher scoring's expected curvature
+    ``mu'^2 / V`` is always positive, so the iteration stays a descent method.
+    """
+    d = w * family.hessian(y, eta)
+    if np.all(d >= 0):
+        return d, True
+    return w * family.score_variance(eta), False
+
+
+def _line_search(objective_at, theta, step, value, slope, max_halvings=50):
+    """Backtracking (Armijo) along ``step``; returns ``(theta, value, ok)``.
+
+    Non-finite objective values (overflow of exp for extreme eta) count as a
+    failed trial, so an iterate never lands where the model is undefined.
+    """
+    lam = 1.0
+    for _ in range(max_halvings):
+        trial = theta + lam * step
+        trial_value = objective_at(trial)
+        if np.isfinite(trial_value) and trial_value <= value + 1e-4 * lam * slope:
+            return trial, trial_value, True
+        lam *= 0.5
+    return theta, value, False
+
+
+def _damped_newton(theta, value_at, gradient_at, step_at, max_iter, tol, scale):
+    """Newton's method with backtracking, shared by the linear and kernel GLMs.
+
+    Stops when ``max|grad J| <= tol * scale`` (``scale = sum(w)``: the
+    gradient of the weight-normalised objective of scikit-learn's GLMs is
+    below ``tol``), or after a final full step once the Newton decrement is
+    at rounding level. Warns with a ConvergenceWarning otherwise.
+    """
+    value = value_at(theta)
+    n_iter = 0
+    while True:
+        grad = gradient_at(theta)
+        gnorm = float(np.max(np.abs(grad)))
+        if gnorm <= tol * scale:
+            break
+        if n_iter >= max_iter:
+            _not_converged(n_iter, gnorm / scale, tol)
+            break
+        step = step_at(theta)
+        slope = float(grad @ step)
+        n_iter += 1
+        if -slope <= 1e-10 * max(1.0, abs(value)):
+            # Within rounding distance of the quadratic model, where the line
+            # search cannot tell better from worse: one full step polishes
+            # the optimum to the precision the gradient is computed with.
+            theta = theta + step
+            break
+        theta, value, ok = _line_search(value_at, theta, step, value, slope)
+        if not ok:
+            _not_converged(n_iter, gnorm / scale, tol)
+            break
+    return theta, n_iter
+
+
+def _not_converged(n_iter, gnorm, tol, solver="newton-cholesky"):
+    warnings.warn(
+        f"The {solver} solver stopped after {n_iter} iterations with gradient "
+        f"norm {gnorm:.3g} > tol={tol:g} (relative to the total weight). "
+        "Increase max_iter, loosen tol, or increase alpha; the tangent assumes "
+        "an exact optimum.",
+        ConvergenceWarning,
+        stacklevel=5,
+    )
+
+
+def fit_newton_primal(family, X, y, w, alpha, fit_intercept, max_iter, tol):
+    """Newton's method with Cholesky solves (a damped IRLS) for linear GLMs.
+
+    The Hessian factorised at the final iterate is the tangent's.
+    """
+    obj = Objective(family, X, y, w, alpha, fit_intercept, kernel=False)
+    theta = np.zeros(X.shape[1] + fit_intercept)
+    if fit_intercept:
+        theta[-1] = _initial_intercept(family, y, w, fit_intercept)
+
+    def step_at(theta):
+        d, observed = _iteration_weights(family, y, w, obj.eta(theta))
+        hess = None
+        if not observed:
+            # Some observed curvatures are negative; the full Hessian may
+            # still be positive definite, and then Newton keeps its speed.
+            try:
+                hess = PrimalHessian(
+                    X, obj.curvature_weights(theta), alpha, fit_intercept
+                )
+            except ValueError:
+                hess = None
+        if hess is None:
+            hess = PrimalHessian(X, d, alpha, fit_intercept)
+        s_coef, s_b = hess.solve(*obj.split(obj.gradient(theta)))
+        return -(np.append(s_coef, s_b) if fit_intercept else s_coef)
+
+    theta, n_iter = _damped_newton(
+        theta, obj.value, obj.gradient, step_at, max_iter, tol, float(np.sum(w))
+    )
+    eta = obj.eta(theta)
+    hess = PrimalHessian(X, obj.curvature_weights(theta), alpha, fit_intercept)
+    coef, intercept = obj.split(theta)
+    return FitResult(coef.copy(), float(intercept), hess, eta, n_iter)
+
+
+def fit_lbfgs_primal(family, X, y, w, alpha, fit_intercept, max_iter, tol):
+    """L-BFGS on the weight-normalised objective; the tangent by CG."""
+    obj = Objective(family, X, y, w, alpha, fit_intercept, kernel=False)
+    theta0 = np.zeros(X.shape[1] + fit_intercept)
+    if fit_intercept:
+        theta0[-1] = _initial_intercept(family, y, w, fit_intercept)
+    scale = float(np.sum(w))
+
+    def fun(theta):
+        value = obj.value(theta)
+        if not np.isfinite(value):
+            return np.inf, np.zeros_like(theta)
+        return value / scale, obj.gradient(theta) / scale
+
+    res = optimize.minimize(
+        fun,
+        theta0,
+        jac=True,
+        method="L-BFGS-B",
+        # ftol=0: stop on the gradient (as documented), not on a stalled value.
+        options={"maxiter": max_iter, "gtol": tol, "ftol": 0.0},
+    )
+    theta = res.x
+    gnorm = float(np.max(np.abs(obj.gradient(theta)))) / scale
+    if gnorm > tol:
+        _not_converged(res.nit, gnorm, tol, solver="lbfgs")
+    eta = obj.eta(theta)
+    d = w * family.hessian(y, eta)
+    coef, intercept = obj.split(theta)
+    hess = CGHessian(X, d, alpha, fit_intercept)
+    return FitResult(coef.copy(), float(intercept), hess, eta, int(res.nit))
+
+
+def fit_newton_dual(family, K, y, w, alpha, fit_intercept, max_iter, tol):
+    """Newton's method on the dual coefficients of a kernel GLM.
+
+    Each Newton step is a weighted kernel ridge on the working response
+    ``eta - l' / l''`` with weights ``D = w l''``: the bordered system
+    ``(D K + alpha I) c + D 1 b = D (eta - l'/l'')``, ``1' c = 0``, solved in
+    the symmetric variables ``c = sqrt(D) z``. The objective is the one of
+    :class:`~sktangent._objective.Objective` with ``theta = [c, b]``.
+    """
+    n = K.shape[0]
+    obj = Objective(family, K, y, w, alpha, fit_intercept, kernel=True)
+    theta = np.zeros(n + fit_intercept)
+    if fit_intercept:
+        theta[-1] = _initial_intercept(family, y, w, fit_intercept)
+
+    def step_at(theta):
+        eta = obj.eta(theta)
+        d, _ = _iteration_weights(family, y, w, eta)
+        hess = DualHessian(K, d, alpha, fit_intercept)
+        lp = w * family.gradient(y, eta)
+        rhs = hess.sqrt_d * eta - np.divide(
+            lp, hess.sqrt_d, out=np.zeros(n), where=hess.sqrt_d > 0
+        )
+        z, b_new = hess.bordered_solve(rhs)
+        new = hess.sqrt_d * z
+        return (np.append(new, b_new) if fit_intercept else new) - theta
+
+    theta, n_iter = _damped_newton(
+        theta, obj.value, obj.gradient, step_at, max_iter, tol, float(np.sum(w))
+    )
+    eta = obj.eta(theta)
+    d = obj.curvature_weights(theta)
+    if np.any(d < 0):
+        raise ValueError(
+            f"The observed curvature of family={family.name!r} is negative at "
+            f"{int(np.sum(d < 0))} training points at the optimum, so the "
+            "kernel system behind the tangent is not positive definite. Use "
+            "a linear model (kernel=None) for this family and power, or a "
+            "Tweedie power in [1, 2]."
+        )
+    hess = DualHessian(K, d, alpha, fit_intercept)
+    c, b = obj.split(theta)
+    return FitResult(c.copy(), float(b), hess, eta, n_iter)
