@@ -284,6 +284,10 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         tags.input_tags.pairwise = self.kernel == "precomputed"
+        # Counts and positive responses: estimator checks then draw y > 0.
+        tags.target_tags.positive_only = self.family in ("poisson", "gamma") or (
+            self.family == "tweedie" and self.power is not None and self.power > 0
+        )
         return tags
 
     # ------------------------------------------------------------------ fit
