@@ -39,6 +39,7 @@ class Objective:
         self.fit_intercept = fit_intercept
         self.kernel = kernel
         self.n_coef = design.shape[1]
+        self._last = (None, None)
 
     def split(self, theta):
         coef = theta[: self.n_coef]
@@ -46,8 +47,15 @@ class Objective:
         return coef, intercept
 
     def eta(self, theta):
+        # The solvers ask for value, gradient and curvature at the same point:
+        # one product with the design serves all three.
+        last_theta, last_eta = self._last
+        if last_theta is not None and np.array_equal(theta, last_theta):
+            return last_eta
         coef, intercept = self.split(theta)
-        return np.asarray(safe_sparse_dot(self.design, coef)).ravel() + intercept
+        eta = np.asarray(safe_sparse_dot(self.design, coef)).ravel() + intercept
+        self._last = (np.array(theta, copy=True), eta)
+        return eta
 
     def penalty(self, theta):
         """``Omega(theta)``."""
