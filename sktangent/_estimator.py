@@ -69,8 +69,7 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         :class:`~sklearn.kernel_ridge.KernelRidge`, and the data term is a
         *sum* over samples, not a mean.
 
-    family : {"normal", "poisson", "gamma", "tweedie", "binomial"}, \
-            default="normal"
+    family : {"normal", "poisson", "gamma", "tweedie", "binomial"}, default="normal"
         Distribution of the target and its link: identity for "normal"; log
         for "poisson" (counts, ``y >= 0``), "gamma" (``y > 0``) and "tweedie";
         logit for "binomial" (proportions or 0/1 outcomes, ``0 <= y <= 1``).
