@@ -483,6 +483,23 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
             return out[:, 0], out[:, 1]
         return out
 
+    def _train_kernel(self, Xa, Xb):
+        """``k(Xa, Xb)`` of a dual model: the kernel, or ``Xa Xb'`` for p > n."""
+        if self.kernel is None:
+            return np.asarray(safe_sparse_dot(Xa, Xb.T, dense_output=True))
+        if self.kernel == "precomputed" and Xb is not self.X_fit_:
+            kernel_diagonal(Xa, "precomputed", {})  # raises the explanation
+        return kernel_matrix(Xa, Xb, self.kernel, kernel_params(self))
+
+    def _train_kernel_diagonal(self, X):
+        if self.kernel is None:
+            return np.asarray(
+                X.multiply(X).sum(axis=1)
+                if hasattr(X, "multiply")
+                else np.einsum("ij,ij->i", X, X)
+            ).ravel()
+        return kernel_diagonal(X, self.kernel, kernel_params(self))
+
     def _variance_scale(self, X):
         """``S(x, x) = x~' H^-1 x~``, so that ``Var(eta(x)) = dispersion * S``."""
         hess = self._hessian
@@ -491,20 +508,25 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         X_train = self._X_dual if self.kernel is None else self.X_fit_
         out = np.empty(X.shape[0])
         for rows in row_blocks(X.shape[0], X_train.shape[0]):
-            Xq = X[rows]
-            if self.kernel is None:
-                Kq = np.asarray(safe_sparse_dot(Xq, X_train.T, dense_output=True))
-                k_diag = np.asarray(
-                    Xq.multiply(Xq).sum(axis=1)
-                    if hasattr(Xq, "multiply")
-                    else np.einsum("ij,ij->i", Xq, Xq)
-                ).ravel()
-            else:
-                params = kernel_params(self)
-                Kq = kernel_matrix(Xq, self.X_fit_, self.kernel, params)
-                k_diag = kernel_diagonal(Xq, self.kernel, params)
-            out[rows] = hess.variance_scale(Kq, k_diag)
+            Kq = self._train_kernel(X[rows], X_train)
+            out[rows] = hess.variance_scale(Kq, self._train_kernel_diagonal(X[rows]))
         return out
+
+    def _cross_variance_scale(self, Xa, Xb):
+        """``S(x_a, x_b) = Cov(eta(x_a), eta(x_b)) / dispersion``, (n_a, n_b).
+
+        The posterior covariance scale of THEORY section 4 (in function space
+        for kernel models); every influence function is built from it.
+        """
+        hess = self._hessian
+        if self.kernel is None and self._X_dual is None:
+            return hess.cross_variance_scale(Xa, Xb)
+        X_train = self._X_dual if self.kernel is None else self.X_fit_
+        return hess.cross_variance_scale(
+            self._train_kernel(Xa, X_train),
+            self._train_kernel(Xb, X_train),
+            self._train_kernel(Xa, Xb),
+        )
 
     # ------------------------------------------------------- public verbs
     def predict(self, X, return_std=False):

@@ -357,12 +357,20 @@ class CGHessian:
         return self.solve(-self.alpha * coef, 0.0)
 
     def variance_scale(self, X):
-        out = np.empty(X.shape[0])
-        for i in range(X.shape[0]):
-            row = np.asarray(X[i].toarray() if hasattr(X, "toarray") else X[i]).ravel()
-            q = np.append(row, 1.0) if self.fit_intercept else row
-            out[i] = q @ self._cg(q)
-        return out
+        return np.array([q @ self._cg(q) for q in self._design_rows(X)])
+
+    def _design_rows(self, X):
+        """Rows ``x~`` (with the intercept's 1) as a dense (m, n_params) array."""
+        rows = np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=float)
+        if self.fit_intercept:
+            rows = np.column_stack([rows, np.ones(rows.shape[0])])
+        return rows
+
+    def cross_variance_scale(self, Xa, Xb):
+        """``S(x_a, x_b)``: one conjugate-gradient solve per row of ``Xb``."""
+        B = self._design_rows(Xb)
+        solved = np.column_stack([self._cg(b) for b in B]) if len(B) else B.T
+        return self._design_rows(Xa) @ solved
 
     def effective_dof(self):
         """``p (+1) - alpha tr(H^-1 P)``, the trace estimated by Hutchinson."""
