@@ -165,7 +165,7 @@ class PrimalHessian:
             self._trace, self._Linv = _inverse_trace(self.L)
         return self._Linv
 
-    def _whiten(self, X):
+    def whiten(self, X):
         """Rows ``L^-1 (x - xbar)``, so that ``S(x, x') = z . z' + 1/sum(d)``."""
         Z = np.asarray(safe_sparse_dot(X, self.Linv.T, dense_output=True))
         if self.fit_intercept:
@@ -176,14 +176,14 @@ class PrimalHessian:
         """``S(x, x) = x~' H^-1 x~`` for every row of ``X``."""
         out = np.empty(X.shape[0])
         for rows in row_blocks(X.shape[0], self.n_features):
-            out[rows] = np.sum(self._whiten(X[rows]) ** 2, axis=1)
+            out[rows] = np.sum(self.whiten(X[rows]) ** 2, axis=1)
         if self.fit_intercept:
             out += 1.0 / self.d_sum
         return out
 
     def cross_variance_scale(self, Xa, Xb):
         """``S(x_a, x_b)`` for all pairs of rows, shape (n_a, n_b)."""
-        S = self._whiten(Xa) @ self._whiten(Xb).T
+        S = self.whiten(Xa) @ self.whiten(Xb).T
         if self.fit_intercept:
             S += 1.0 / self.d_sum
         return S
@@ -251,20 +251,27 @@ class DualHessian:
         return self.alpha * self.sqrt_d * z, self.alpha * b
 
     # -- covariance -----------------------------------------------------------
-    def variance_scale(self, K_query, k_diag):
-        """``S(x, x) = (k(x, x) - q' M^-1 q) / alpha`` with ``q = [sqrt(d) k_x, 1]``.
+    def whiten(self, K_query):
+        """``(Z, b)`` with ``S(x, x') = (k(x, x') - z.z' + b b' / s) / alpha``.
 
-        ``K_query`` is ``k(X_query, X_train)``, shape (m, n).
+        ``K_query`` is ``k(X_query, X_train)``, shape (m, n); ``Z`` has shape
+        (n, m) (columns ``L^-1 sqrt(d) k_x``) and ``b`` the border terms
+        ``v' A^-1 sqrt(d) k_x - 1`` (zero without an intercept).
         """
         Z = linalg.solve_triangular(
             self.L, (K_query * self.sqrt_d).T, lower=True, check_finite=False
         )
-        quad = np.sum(Z**2, axis=0)
-        if self.fit_intercept:
-            zv = linalg.solve_triangular(
-                self.L, self.sqrt_d, lower=True, check_finite=False
-            )
-            quad -= (zv @ Z - 1.0) ** 2 / self.s
+        if not self.fit_intercept:
+            return Z, np.zeros(Z.shape[1])
+        zv = linalg.solve_triangular(
+            self.L, self.sqrt_d, lower=True, check_finite=False
+        )
+        return Z, zv @ Z - 1.0
+
+    def variance_scale(self, K_query, k_diag):
+        """``S(x, x) = (k(x, x) - q' M^-1 q) / alpha`` with ``q = [sqrt(d) k_x, 1]``."""
+        Z, b = self.whiten(K_query)
+        quad = np.sum(Z**2, axis=0) - b**2 / (self.s if self.fit_intercept else 1.0)
         return np.maximum(k_diag - quad, 0.0) / self.alpha
 
     def cross_variance_scale(self, Ka, Kb, K_ab):
@@ -272,18 +279,11 @@ class DualHessian:
 
         ``Ka = k(X_a, X_train)``, ``Kb = k(X_b, X_train)``, ``K_ab = k(X_a, X_b)``.
         """
-        Za = linalg.solve_triangular(
-            self.L, (Ka * self.sqrt_d).T, lower=True, check_finite=False
-        )
-        Zb = linalg.solve_triangular(
-            self.L, (Kb * self.sqrt_d).T, lower=True, check_finite=False
-        )
+        Za, ba = self.whiten(Ka)
+        Zb, bb = self.whiten(Kb)
         quad = Za.T @ Zb
         if self.fit_intercept:
-            zv = linalg.solve_triangular(
-                self.L, self.sqrt_d, lower=True, check_finite=False
-            )
-            quad -= np.outer(zv @ Za - 1.0, zv @ Zb - 1.0) / self.s
+            quad -= np.outer(ba, bb) / self.s
         return (K_ab - quad) / self.alpha
 
     def effective_dof(self):
