@@ -21,7 +21,6 @@ so later picks avoid what earlier ones already cover, without a refit.
 
 from numbers import Integral
 
-import numpy as np
 from sklearn.model_selection._search import BaseSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
