@@ -5,8 +5,9 @@ to the log of the regularisation strength. From it follow the influence of a
 point on model complexity and a curiosity score for unlabelled points.
 """
 
+from ._cv import TangentRegressorCV
 from ._estimator import TangentRegressor
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["TangentRegressor", "__version__"]
+__all__ = ["TangentRegressor", "TangentRegressorCV", "__version__"]

@@ -46,6 +46,10 @@ class Family:
         """d^2 loss / d eta^2, pointwise (the observed, not the expected, one)."""
         raise NotImplementedError
 
+    def third_derivative(self, y, eta):
+        """d^3 loss / d eta^3, pointwise: how the curvature moves with eta."""
+        raise NotImplementedError
+
     def score_variance(self, eta):
         """E[gradient(y, eta)^2] / dispersion for y drawn from the model.
 
@@ -83,6 +87,9 @@ class Normal(Family):
 
     def hessian(self, y, eta):
         return np.ones_like(eta)
+
+    def third_derivative(self, y, eta):
+        return np.zeros_like(eta)
 
 
 # Largest eta whose exp is finite with room for a few products (exp(700) ~ 1e304).
@@ -132,6 +139,9 @@ class Poisson(Family):
     def hessian(self, y, eta):
         return _exp(eta)
 
+    def third_derivative(self, y, eta):
+        return _exp(eta)
+
 
 class Gamma(Family):
     """Gamma distribution, log link: ``l = log(mu / y) + y / mu - 1``."""
@@ -163,6 +173,9 @@ class Gamma(Family):
 
     def hessian(self, y, eta):
         return y * _exp(-eta)
+
+    def third_derivative(self, y, eta):
+        return -y * _exp(-eta)
 
 
 class Tweedie(Family):
@@ -230,6 +243,13 @@ class Tweedie(Family):
         eta = np.minimum(eta, _ETA_MAX)
         return (2 - p) * np.exp((2 - p) * eta) - (1 - p) * y * np.exp((1 - p) * eta)
 
+    def third_derivative(self, y, eta):
+        p = self.power
+        eta = np.minimum(eta, _ETA_MAX)
+        return (2 - p) ** 2 * np.exp((2 - p) * eta) - (1 - p) ** 2 * y * np.exp(
+            (1 - p) * eta
+        )
+
 
 class Binomial(Family):
     """Binomial proportions, logit link.
@@ -269,6 +289,10 @@ class Binomial(Family):
     def hessian(self, y, eta):
         mu = expit(eta)
         return mu * (1 - mu)
+
+    def third_derivative(self, y, eta):
+        mu = expit(eta)
+        return mu * (1 - mu) * (1 - 2 * mu)
 
     def score_variance(self, eta):
         mu = expit(eta)

@@ -181,6 +181,18 @@ class PrimalHessian:
             out += 1.0 / self.d_sum
         return out
 
+    def variance_scale_alpha_derivative(self, X):
+        """``alpha dS(x, x)/dalpha`` at fixed curvature.
+
+        In the centred coordinates only ``A`` depends on alpha (``dA/dalpha =
+        I``), so this is ``-alpha |A^-1 (x - xbar)|^2``.
+        """
+        out = np.empty(X.shape[0])
+        for rows in row_blocks(X.shape[0], self.n_features):
+            Y = self.Linv.T @ self.whiten(X[rows]).T
+            out[rows] = -self.alpha * np.sum(Y**2, axis=0)
+        return out
+
     def cross_variance_scale(self, Xa, Xb):
         """``S(x_a, x_b)`` for all pairs of rows, shape (n_a, n_b)."""
         S = self.whiten(Xa) @ self.whiten(Xb).T
@@ -273,6 +285,20 @@ class DualHessian:
         Z, b = self.whiten(K_query)
         quad = np.sum(Z**2, axis=0) - b**2 / (self.s if self.fit_intercept else 1.0)
         return np.maximum(k_diag - quad, 0.0) / self.alpha
+
+    def variance_scale_alpha_derivative(self, K_query, k_diag):
+        """``alpha dS(x, x)/dalpha`` at fixed curvature.
+
+        ``S = (k - q' M^-1 q) / alpha`` and ``dM/dalpha`` is the identity on
+        the top-left block, so ``alpha dS/dalpha = -S + |(M^-1 q)_top|^2``.
+        """
+        Z, b = self.whiten(K_query)
+        top = linalg.solve_triangular(
+            self.L, Z, lower=True, trans="T", check_finite=False
+        )
+        if self.fit_intercept:
+            top -= np.outer(self.u, b / self.s)
+        return -self.variance_scale(K_query, k_diag) + np.sum(top**2, axis=0)
 
     def cross_variance_scale(self, Ka, Kb, K_ab):
         """``S(x_a, x_b)`` for all pairs, from the kernel blocks.

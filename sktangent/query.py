@@ -10,7 +10,8 @@ of each. ``learner`` may be
   pool is transformed by the earlier steps first);
 * a fitted :class:`~sklearn.model_selection.GridSearchCV` or
   :class:`~sklearn.model_selection.RandomizedSearchCV` (its
-  ``best_estimator_``), or any of these inside a modAL learner (its
+  ``best_estimator_``), or a fitted :class:`~sktangent.TangentRegressorCV`
+  (its ``estimator_``), or any of these inside a modAL learner (its
   ``estimator``).
 
 Batches (``n_instances > 1``) are chosen greedily: after each pick the
@@ -27,6 +28,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ._batch import greedy_batch
+from ._cv import TangentRegressorCV
 from ._estimator import TangentRegressor
 
 __all__ = ["influence_sampling", "variance_sampling"]
@@ -43,6 +45,9 @@ def _unwrap(learner):
         if isinstance(seen, BaseSearchCV):
             check_is_fitted(seen, "best_estimator_")
             seen = seen.best_estimator_
+        elif isinstance(seen, TangentRegressorCV):
+            check_is_fitted(seen)
+            seen = seen.estimator_
         elif isinstance(seen, Pipeline):
             if transform is not None:
                 raise TypeError("Nested pipelines are not supported; flatten them.")
