@@ -20,6 +20,9 @@ class Family:
     name = None
     #: Dispersion fixed by the family (poisson, binomial), or None to estimate.
     fixed_dispersion = None
+    #: Whether ``score_variance`` is the same for every eta (normal, gamma),
+    #: so that the unlabelled score needs the tangent only.
+    constant_score_variance = False
 
     def check_y(self, y):
         """Raise a ValueError naming the family if ``y`` is outside its support."""
@@ -69,6 +72,7 @@ class Normal(Family):
     """Normal distribution with the identity link: ``l = (y - eta)^2 / 2``."""
 
     name = "normal"
+    constant_score_variance = True
 
     def inverse_link(self, eta):
         return eta
@@ -147,6 +151,7 @@ class Gamma(Family):
     """Gamma distribution, log link: ``l = log(mu / y) + y / mu - 1``."""
 
     name = "gamma"
+    constant_score_variance = True
 
     def check_y(self, y):
         bad = y <= 0
