@@ -7,7 +7,13 @@ point on model complexity and a curiosity score for unlabelled points.
 
 from ._cv import TangentRegressorCV
 from ._estimator import TangentRegressor
+from ._multiuser import MultiUserTangentRegressor
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["TangentRegressor", "TangentRegressorCV", "__version__"]
+__all__ = [
+    "MultiUserTangentRegressor",
+    "TangentRegressor",
+    "TangentRegressorCV",
+    "__version__",
+]

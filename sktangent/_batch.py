@@ -13,7 +13,7 @@ so a batch of B picks costs about B passes over the pool and no refit.
 
 import numpy as np
 
-from ._implicit import CGHessian, DualHessian
+from ._implicit import DualHessian, PrimalHessian
 from ._models import row_blocks
 
 
@@ -28,7 +28,9 @@ class PoolCovariance:
         self.est = estimator
         self.X = X_pool
         hess = estimator._hessian
-        self.kind = "cg" if isinstance(hess, CGHessian) else "primal"
+        # "generic": anything that only offers the estimator-level S (the
+        # conjugate-gradient path, the multi-user model's view).
+        self.kind = "primal" if isinstance(hess, PrimalHessian) else "generic"
         if isinstance(hess, DualHessian):
             self.kind = "dual"
             X_train = (

@@ -17,7 +17,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._families import get_family
+from ._families import get_family, has_positive_targets
 from ._models import (
     kernel_diagonal,
     kernel_dot,
@@ -284,9 +284,7 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         tags.input_tags.sparse = True
         tags.input_tags.pairwise = self.kernel == "precomputed"
         # Counts and positive responses: estimator checks then draw y > 0.
-        tags.target_tags.positive_only = self.family in ("poisson", "gamma") or (
-            self.family == "tweedie" and self.power is not None and self.power > 0
-        )
+        tags.target_tags.positive_only = has_positive_targets(self.family, self.power)
         return tags
 
     # ------------------------------------------------------------------ fit

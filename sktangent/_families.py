@@ -313,6 +313,13 @@ _FAMILIES = {
 }
 
 
+def has_positive_targets(name, power=None):
+    """Whether the family needs y >= 0 (what estimator tags call positive_only)."""
+    return name in ("poisson", "gamma") or (
+        name == "tweedie" and power is not None and power > 0
+    )
+
+
 def get_family(name, power=None):
     """Return the family object for ``name`` (``power`` is Tweedie's)."""
     if name not in _FAMILIES:

@@ -30,6 +30,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._batch import greedy_batch
 from ._cv import TangentRegressorCV
 from ._estimator import TangentRegressor
+from ._multiuser import GroupedView, MultiUserTangentRegressor
 
 __all__ = ["influence_sampling", "variance_sampling"]
 
@@ -39,7 +40,7 @@ def _unwrap(learner):
     transform = None
     seen = learner
     for _ in range(10):  # wrappers nest, but not forever
-        if isinstance(seen, TangentRegressor):
+        if isinstance(seen, (TangentRegressor, MultiUserTangentRegressor)):
             check_is_fitted(seen)
             return seen, transform
         if isinstance(seen, BaseSearchCV):
@@ -65,9 +66,17 @@ def _unwrap(learner):
     )
 
 
-def _prepare(learner, X_pool, n_instances, random_tie_break, random_state):
+def _prepare(
+    learner, X_pool, n_instances, random_tie_break, random_state, groups, regularity
+):
     """Validate everything before any computation (modAL may call us again)."""
     estimator, transform = _unwrap(learner)
+    multi_user = isinstance(estimator, MultiUserTangentRegressor)
+    if groups is not None and not multi_user:
+        raise ValueError(
+            "groups only apply to a MultiUserTangentRegressor learner; this one "
+            f"wraps a {type(estimator).__name__}."
+        )
     if not isinstance(n_instances, Integral) or isinstance(n_instances, bool):
         raise TypeError(f"n_instances must be an integer; got {n_instances!r}.")
     if n_instances < 1:
@@ -82,7 +91,11 @@ def _prepare(learner, X_pool, n_instances, random_tie_break, random_state):
         )
     if transform is not None:
         X_pool = transform.transform(X_pool)
-    X_pool = estimator._validate_query(X_pool)
+    if multi_user:
+        estimator = GroupedView(estimator, regularity)
+        X_pool = estimator.rows(X_pool, groups)
+    else:
+        X_pool = estimator._validate_query(X_pool)
     order = None
     if random_tie_break:
         order = check_random_state(random_state).permutation(n_pool)
@@ -90,7 +103,14 @@ def _prepare(learner, X_pool, n_instances, random_tie_break, random_state):
 
 
 def influence_sampling(
-    learner, X_pool, n_instances=1, *, random_tie_break=False, random_state=None
+    learner,
+    X_pool,
+    n_instances=1,
+    *,
+    random_tie_break=False,
+    random_state=None,
+    groups=None,
+    regularity="total",
 ):
     """Query the pool points with the largest unlabelled influence score.
 
@@ -113,6 +133,13 @@ def influence_sampling(
         Break ties between equal scores at random instead of by position.
     random_state : int, RandomState instance or None, default=None
         Seed for ``random_tie_break``.
+    groups : array-like of shape (n_pool,), default=None
+        The user of every pool row; required for, and only accepted with, a
+        :class:`~sktangent.MultiUserTangentRegressor` learner.
+    regularity : {"total", "global", "user"}, default="total"
+        For a multi-user learner, which complexity the score is about: the
+        global model's ("which user's next label would change the global
+        model most"), the users' deviations', or their sum.
 
     Returns
     -------
@@ -135,14 +162,21 @@ def influence_sampling(
     ((3,), (3,))
     """
     estimator, X, order = _prepare(
-        learner, X_pool, n_instances, random_tie_break, random_state
+        learner, X_pool, n_instances, random_tie_break, random_state, groups, regularity
     )
     indices, scores, _ = greedy_batch(estimator, X, n_instances, "influence", order)
     return indices, scores
 
 
 def variance_sampling(
-    learner, X_pool, n_instances=1, *, random_tie_break=False, random_state=None
+    learner,
+    X_pool,
+    n_instances=1,
+    *,
+    random_tie_break=False,
+    random_state=None,
+    groups=None,
+    regularity="total",
 ):
     """Query the pool points whose predicted mean is most uncertain.
 
@@ -165,6 +199,11 @@ def variance_sampling(
         Break ties at random.
     random_state : int, RandomState instance or None, default=None
         Seed for ``random_tie_break``.
+    groups : array-like of shape (n_pool,), default=None
+        The user of every pool row (multi-user learners only).
+    regularity : {"total", "global", "user"}, default="total"
+        Ignored by this criterion, which does not involve a tangent; accepted
+        so that both strategies take the same arguments.
 
     Returns
     -------
@@ -174,7 +213,7 @@ def variance_sampling(
         The variance of each pick when it was picked.
     """
     estimator, X, order = _prepare(
-        learner, X_pool, n_instances, random_tie_break, random_state
+        learner, X_pool, n_instances, random_tie_break, random_state, groups, regularity
     )
     indices, scores, _ = greedy_batch(estimator, X, n_instances, "variance", order)
     return indices, scores
