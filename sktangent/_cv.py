@@ -46,11 +46,12 @@ class TangentRegressorCV(RegressorMixin, BaseEstimator):
         the best grid point, as :class:`~sklearn.linear_model.RidgeCV` does.
     xtol : float, default=1e-3
         Width in :math:`s = \log\alpha` at which the refinement stops.
-    family, power, kernel, gamma, degree, coef0, kernel_params, \
-fit_intercept, solver, max_iter, tol
-        As in :class:`TangentRegressor`. The lbfgs solver is not supported
-        (leave-one-out needs the factorised Hessian), nor is
-        ``kernel="precomputed"`` (the diagonal of the kernel is needed).
+    family, power, kernel, gamma, degree, coef0, kernel_params
+        As in :class:`TangentRegressor`; ``kernel="precomputed"`` is not
+        supported (the leave-one-out derivative needs :math:`k(x, x)`).
+    fit_intercept, solver, max_iter, tol
+        As in :class:`TangentRegressor`; ``solver="lbfgs"`` is not supported
+        (leave-one-out needs the factorised Hessian).
 
     Attributes
     ----------

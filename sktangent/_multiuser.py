@@ -135,8 +135,7 @@ class MultiUserTangentRegressor(RegressorMixin, BaseEstimator):
         Penalty on every user's deviation. Large values shrink all users to
         the global model; with a large ``alpha_global`` and a small
         ``alpha_user`` the users are fitted separately.
-    family : {"normal", "poisson", "gamma", "tweedie", "binomial"}, \
-default="normal"
+    family : {"normal", "poisson", "gamma", "tweedie", "binomial"}, default="normal"
         As in :class:`TangentRegressor`.
     power : float, default=None
         Tweedie power, as in :class:`TangentRegressor`.
