@@ -1,0 +1,872 @@
+r"""Influence functions of a fitted :class:`~sktangent.TangentRegressor`.
+
+Every function takes the fitted estimator and labelled points ``X, y`` --
+usually the training data, which the estimator does not keep -- and is
+built from one quantity, the posterior covariance scale
+
+.. math::
+
+    S(x, x') = \nabla_\theta \eta(x)^\top H^{-1} \nabla_\theta \eta(x'),
+
+with :math:`H` the Hessian of the objective at the optimum (in function
+space for kernel models). Since :math:`\nabla_\theta \ell(z) = \ell'(y,
+\eta(x))\, \nabla_\theta \eta(x)`, the influence functions of THEORY section 5
+are products of :math:`S` and the loss derivatives :math:`\ell'`.
+
+**Sign convention.** An influence is the derivative with respect to the
+weight of a point :math:`z` in the objective, :math:`J + \varepsilon
+\ell(z)` at :math:`\varepsilon = 0` (*up-weighting*). It is positive when
+more weight on the point increases the quantity. For a loss, positive means
+that the point is *harmful* to that loss: removing it would lower the loss
+(to first order); negative means *helpful*. Removing a training point of
+weight :math:`w_i` is the step :math:`\varepsilon = -w_i`.
+
+Influence matrices have one row per test point and one column per training
+point, and are computed in blocks of test rows: besides the output, no array
+of that size is held. Kernel models also hold one array of the size of the
+training kernel matrix.
+"""
+
+from numbers import Integral
+
+import numpy as np
+from scipy import linalg
+from sklearn.base import clone
+from sklearn.utils import Bunch, _safe_indexing
+from sklearn.utils.extmath import safe_sparse_dot
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_array,
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+)
+
+from ._cv import TangentRegressorCV
+from ._estimator import TangentRegressor
+from ._implicit import PrimalHessian
+from ._models import row_blocks
+
+__all__ = [
+    "drop_harmful",
+    "harm_score",
+    "leave_one_out",
+    "loss_influence",
+    "memorisation_score",
+    "parameter_influence",
+    "prediction_influence",
+    "self_influence",
+]
+
+# The optimality check of the training data: relative violation allowed,
+# and the multiple of ``tol * sum(w)`` allowed to the iterative solvers.
+_OPTIMALITY_RTOL = 1e-4
+_OPTIMALITY_TOL_FACTOR = 10.0
+
+
+# ----------------------------------------------------------------- validation
+def _check_estimator(estimator):
+    if isinstance(estimator, TangentRegressorCV):
+        check_is_fitted(estimator)
+        estimator = estimator.estimator_  # the model at the chosen alpha
+    if not isinstance(estimator, TangentRegressor):
+        raise TypeError(
+            "The influence functions need a fitted TangentRegressor (or "
+            f"TangentRegressorCV); got {type(estimator).__name__}."
+        )
+    check_is_fitted(estimator)
+    return estimator
+
+
+def _dense(X):
+    return np.asarray(X.toarray() if hasattr(X, "toarray") else X)
+
+
+def _labelled(est, X, y, name="X"):
+    """Validated ``X``, ``y`` (in the family's support) and ``eta(X)``."""
+    X = est._validate_query(X)
+    y_name = "y" if name == "X" else name.replace("X", "y")
+    y = column_or_1d(
+        check_array(y, ensure_2d=False, dtype=np.float64, input_name=y_name),
+        warn=True,
+    )
+    check_consistent_length(X, y)
+    est._family.check_y(y)
+    return X, y, est._eta(X)
+
+
+def _check_points(est, X):
+    """With a precomputed kernel, ``X`` must be the training kernel matrix.
+
+    Influences need ``k`` between the test points and the points whose
+    influence is wanted; a precomputed kernel only provides it against the
+    training points.
+    """
+    if est.kernel != "precomputed":
+        return
+    same = X.shape == est.X_fit_.shape and np.array_equal(_dense(X), _dense(est.X_fit_))
+    if not same:
+        raise ValueError(
+            "With kernel='precomputed' only the training points have known "
+            "kernel values against other points: pass the training kernel "
+            "matrix (the X given to fit) as X."
+        )
+
+
+def _training_set(est, X, y, sample_weight):
+    """Validate the training data, and check that the fit is their optimum.
+
+    The estimator keeps neither ``y`` nor the weights; a wrong ``y`` or
+    forgotten weights would silently give wrong leave-one-out values, so the
+    stationarity condition ``grad J = 0`` is checked, loosely.
+    """
+    X, y, eta = _labelled(est, X, y)
+    _check_points(est, X)
+    w = _check_sample_weight(sample_weight, X, dtype=np.float64)
+    if np.any(w < 0):
+        raise ValueError("sample_weight must be non-negative.")
+    g = w * est._family.gradient(y, eta)
+    if est.kernel is None:
+        coef = est.coef_
+        grad = np.asarray(safe_sparse_dot(X.T, g)).ravel() + est.alpha * coef
+        absX = abs(X) if hasattr(X, "toarray") else np.abs(X)
+        size = np.asarray(safe_sparse_dot(absX.T, np.abs(g))).ravel()
+        size += est.alpha * np.abs(coef)
+    else:
+        # The dual optimum satisfies w l' + alpha c = 0 row by row.
+        grad = g + est.alpha * est.dual_coef_
+        size = np.abs(g) + est.alpha * np.abs(est.dual_coef_)
+    if est.fit_intercept:
+        grad = np.append(grad, np.sum(g))
+        size = np.append(size, np.sum(np.abs(g)))
+    slack = 0.0
+    if not (est.family == "normal" and est._resolve_solver(X) == "cholesky"):
+        slack = _OPTIMALITY_TOL_FACTOR * est.tol * float(np.sum(w))
+    # Norm-wise, not entry by entry: ill-conditioned kernel systems leave
+    # rounding errors of the size of the largest terms in every entry.
+    violation, scale = np.max(np.abs(grad)), np.max(size)
+    if violation > _OPTIMALITY_RTOL * scale + slack:
+        raise ValueError(
+            "X, y and sample_weight are not the data the estimator was fitted "
+            "on: the fitted parameters do not minimise their objective (largest "
+            f"gradient entry {violation:.3g}, against terms of size up to "
+            f"{scale:.3g}). Pass the X, y and sample_weight given to fit, in the "
+            "same order."
+        )
+    return X, y, w, eta
+
+
+# ------------------------------------------------------ the covariance scale
+def _kernel(est, Xa, Xb):
+    """``k(Xa, Xb)``; with a precomputed kernel ``Xb`` is the training set."""
+    if est.kernel == "precomputed":
+        return _dense(Xa)
+    return est._train_kernel(Xa, Xb)
+
+
+class _PrimalScale:
+    """``S(., x_j)`` of a linear model with a factorised primal Hessian.
+
+    In the whitened rows ``z = L^-1 (x - xbar)``, ``S(x, x') = z.z' + 1/sum(d)``
+    and ``H^-1 x~ = [L^-T z, 1/sum(d) - xbar' L^-T z]``.
+    """
+
+    def __init__(self, est, X):
+        self.hess = est._hessian
+        self.offset = 1.0 / self.hess.d_sum if est.fit_intercept else 0.0
+        self.Z = self.hess.whiten(X)
+
+    def cross(self, Xq):
+        return self.hess.whiten(Xq) @ self.Z.T + self.offset
+
+    def diag(self):
+        return np.sum(self.Z**2, axis=1) + self.offset
+
+    def directions(self):
+        coef = self.Z @ self.hess.Linv
+        if not self.hess.fit_intercept:
+            return coef
+        return np.column_stack([coef, self.offset - coef @ self.hess.x_mean])
+
+    def norms(self):
+        return np.linalg.norm(self.directions(), axis=1)
+
+
+class _CGScale:
+    """``S(., x_j)`` of a linear model solved by conjugate gradients.
+
+    One solve ``u_j = H^-1 x~_j`` per point; then ``S(x, x_j) = x~' u_j``.
+    """
+
+    def __init__(self, est, X):
+        hess = est._hessian
+        rows = _dense(X)
+        intercept = 1.0 if est.fit_intercept else 0.0
+        solved = [hess.solve(row, intercept) for row in rows]
+        self.U = np.array([u for u, _ in solved]).reshape(rows.shape)
+        self.U_b = np.array([b for _, b in solved], dtype=float)
+        self.X = X
+        self.fit_intercept = est.fit_intercept
+
+    def cross(self, Xq):
+        return np.asarray(safe_sparse_dot(Xq, self.U.T, dense_output=True)) + self.U_b
+
+    def diag(self):
+        X = self.X
+        prod = X.multiply(self.U).sum(axis=1) if hasattr(X, "toarray") else X * self.U
+        return np.asarray(prod).reshape(X.shape[0], -1).sum(axis=1) + self.U_b
+
+    def directions(self):
+        return np.column_stack([self.U, self.U_b]) if self.fit_intercept else self.U
+
+    def norms(self):
+        return np.linalg.norm(self.directions(), axis=1)
+
+
+class _DualScale:
+    """``S(., x_j)`` of a kernel model, or of a linear model solved in the dual.
+
+    With ``(Z, b)`` the whitened kernel columns of
+    :meth:`~sktangent._implicit.DualHessian.whiten`,
+    ``S(x, x') = (k(x, x') - z.z' + b b'/s) / alpha``. The direction
+    ``u = H^-1 grad eta(x_j)`` takes the values ``e = S(X_fit, x_j)`` at the
+    training points, with ``sqrt(D) e = L^-T z - b M^-1 sqrt(d) / s`` (one
+    back substitution); its intercept is ``S`` against a point with a zero
+    kernel row, ``-b / (s alpha)``; and since ``u' H u = S(x_j, x_j)`` and
+    ``H = sum_i d_i grad eta_i grad eta_i' + alpha P``, the squared
+    function-space norm of ``u`` is ``(S(x_j, x_j) - sum_i d_i e_i^2) / alpha``.
+    """
+
+    def __init__(self, est, X):
+        self.est = est
+        self.hess = est._hessian
+        self.alpha = float(est.alpha)
+        self.X = X
+        self.X_fit = est._X_dual if est.kernel is None else est.X_fit_
+        self.Z, self.b = self.hess.whiten(_kernel(est, X, self.X_fit))
+        self.s = self.hess.s if est.fit_intercept else 1.0
+
+    def cross(self, Xq):
+        Zq, bq = self.hess.whiten(_kernel(self.est, Xq, self.X_fit))
+        quad = Zq.T @ self.Z - np.outer(bq, self.b) / self.s
+        return (_kernel(self.est, Xq, self.X) - quad) / self.alpha
+
+    def diag(self):
+        if self.est.kernel == "precomputed":
+            k_diag = np.diag(_dense(self.X))
+        else:
+            k_diag = self.est._train_kernel_diagonal(self.X)
+        quad = np.sum(self.Z**2, axis=0) - self.b**2 / self.s
+        return np.maximum(k_diag - quad, 0.0) / self.alpha
+
+    def _values(self):
+        """``sqrt(D) e`` at the training points, shape (n_fit, n_points)."""
+        top = linalg.solve_triangular(
+            self.hess.L, self.Z, lower=True, trans="T", check_finite=False
+        )
+        if self.est.fit_intercept:
+            top -= np.outer(self.hess.u, self.b / self.s)
+        return top
+
+    def _intercept(self):
+        if not self.est.fit_intercept:
+            return np.zeros(self.Z.shape[1])
+        return -self.b / (self.s * self.alpha)
+
+    def directions(self):
+        """``H^-1 x~_j`` in the coefficients of a linear model solved in the dual.
+
+        ``H u = x~`` gives ``beta_u = (x - X' D e) / alpha``.
+        """
+        De = self.hess.sqrt_d[:, None] * self._values()
+        coef = (
+            _dense(self.X) - np.asarray(safe_sparse_dot(De.T, self.X_fit))
+        ) / self.alpha
+        if not self.est.fit_intercept:
+            return coef
+        return np.column_stack([coef, self._intercept()])
+
+    def norms(self):
+        f_sq = (self.diag() - np.sum(self._values() ** 2, axis=0)) / self.alpha
+        return np.sqrt(np.maximum(f_sq, 0.0) + self._intercept() ** 2)
+
+
+def _scale(est, X):
+    """The covariance scale against the points ``X`` (validated)."""
+    _check_points(est, X)
+    if est.kernel is not None or est._X_dual is not None:
+        return _DualScale(est, X)
+    if isinstance(est._hessian, PrimalHessian):
+        return _PrimalScale(est, X)
+    return _CGScale(est, X)
+
+
+def _influence_matrix(scale, X_test, test_factor, point_factor, n_points):
+    """``test_factor[t] * S(x_t, x_j) * point_factor[j]``, block by block."""
+    out = np.empty((X_test.shape[0], n_points))
+    for rows in row_blocks(X_test.shape[0], n_points):
+        block = scale.cross(X_test[rows])
+        block *= point_factor
+        block *= np.asarray(test_factor)[rows, None]
+        out[rows] = block
+    return out
+
+
+def _point_factor(est, scale, y, eta, relative):
+    """``-l'(z_j)``, or ``-sign(l'(z_j)) / |H^-1 grad eta(x_j)|`` for RelatIF."""
+    lp = est._family.gradient(y, eta)
+    if not relative:
+        return -lp
+    norms = scale.norms()
+    return -np.divide(np.sign(lp), norms, out=np.zeros_like(lp), where=norms > 0)
+
+
+# --------------------------------------------------------- public functions
+def parameter_influence(estimator, X, y):
+    r"""Influence of points on the coefficients of a linear model.
+
+    Read more in the :ref:`User Guide <influence>`.
+
+    Parameters
+    ----------
+    estimator : TangentRegressor
+        A fitted linear model (``kernel=None``).
+    X : {array-like, sparse matrix} of shape (n_points, n_features)
+        The points :math:`z = (x, y)` whose influence is wanted, usually
+        training points.
+    y : array-like of shape (n_points,)
+        Their labels.
+
+    Returns
+    -------
+    influence : ndarray of shape (n_points, n_features + fit_intercept)
+        :math:`I(z) = d\theta^*/d\varepsilon = -H^{-1}\nabla_\theta \ell(z)`
+        for each point: the rate at which up-weighting it moves ``coef_``
+        and, in the last column when an intercept is fitted, ``intercept_``.
+
+    See Also
+    --------
+    prediction_influence : The same influence seen through the predictions;
+        the form available for kernel models.
+
+    Notes
+    -----
+    With :math:`\nabla_\theta \ell(z) = \ell'(y, \eta(x))\, \tilde x`,
+
+    .. math::
+
+        I(z) = -\ell'(y, \eta(x))\, H^{-1} \tilde x.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sktangent import TangentRegressor
+    >>> from sktangent.influence import parameter_influence
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(40, 3))
+    >>> y = X @ [1.0, -2.0, 0.5] + 0.1 * rng.normal(size=40)
+    >>> model = TangentRegressor(alpha=1.0).fit(X, y)
+    >>> parameter_influence(model, X, y).shape
+    (40, 4)
+    """
+    est = _check_estimator(estimator)
+    if est.kernel is not None:
+        raise ValueError(
+            "A kernel model has no finite parameter vector to differentiate: "
+            "use prediction_influence(estimator, X, y, X_test) for the "
+            "influence on the fitted function at the points X_test."
+        )
+    X, y, eta = _labelled(est, X, y)
+    return -est._family.gradient(y, eta)[:, None] * _scale(est, X).directions()
+
+
+def prediction_influence(estimator, X, y, X_test, *, relative=False):
+    r"""Influence of points on the predictions at test points (margin form).
+
+    Read more in the :ref:`User Guide <influence>`.
+
+    Parameters
+    ----------
+    estimator : TangentRegressor
+        A fitted model, linear or kernel, of any family.
+    X : {array-like, sparse matrix} of shape (n_points, n_features)
+        The points whose influence is wanted, usually the training data.
+    y : array-like of shape (n_points,)
+        Their labels.
+    X_test : {array-like, sparse matrix} of shape (n_test, n_features)
+        Where the predictions are taken.
+    relative : bool, default=False
+        Divide each column by :math:`\|H^{-1}\nabla_\theta \ell(z)\|`, as
+        for the relative influence of :func:`loss_influence`.
+
+    Returns
+    -------
+    influence : ndarray of shape (n_test, n_points)
+        :math:`d\eta(x_t)/d\varepsilon_j = -\ell'(z_j)\, S(x_t, x_j)`, the
+        rate at which up-weighting point :math:`j` moves the linear predictor
+        (the raw prediction, the margin of the binomial family) at
+        :math:`x_t`. Multiply row :math:`t` by :math:`\mu'(\eta(x_t))` for
+        the mean.
+
+    Notes
+    -----
+    .. math::
+
+        \frac{d\eta(x')}{d\varepsilon}
+        = -\nabla_\theta\eta(x')^\top H^{-1}\nabla_\theta\ell(z)
+        = -\ell'(y, \eta(x))\, S(x', x).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sktangent import TangentRegressor
+    >>> from sktangent.influence import prediction_influence
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.uniform(-3, 3, size=(40, 1))
+    >>> y = np.sin(X[:, 0]) + 0.1 * rng.normal(size=40)
+    >>> model = TangentRegressor(alpha=0.1, kernel="rbf").fit(X, y)
+    >>> prediction_influence(model, X, y, [[0.0], [1.0]]).shape
+    (2, 40)
+    """
+    est = _check_estimator(estimator)
+    X, y, eta = _labelled(est, X, y)
+    X_test = est._validate_query(X_test)
+    scale = _scale(est, X)
+    factor = _point_factor(est, scale, y, eta, relative)
+    return _influence_matrix(
+        scale, X_test, np.ones(X_test.shape[0]), factor, X.shape[0]
+    )
+
+
+def loss_influence(estimator, X, y, X_test, y_test, *, relative=False):
+    r"""Influence of points on the losses at test points (up-weighting form).
+
+    Read more in the :ref:`User Guide <influence>`.
+
+    Parameters
+    ----------
+    estimator : TangentRegressor
+        A fitted model, linear or kernel, of any family.
+    X : {array-like, sparse matrix} of shape (n_points, n_features)
+        The points whose influence is wanted, usually the training data.
+    y : array-like of shape (n_points,)
+        Their labels.
+    X_test : {array-like, sparse matrix} of shape (n_test, n_features)
+        Test points.
+    y_test : array-like of shape (n_test,)
+        Their labels.
+    relative : bool, default=False
+        Return the relative influence (RelatIF): each column divided by the
+        size :math:`\|H^{-1}\nabla_\theta \ell(z_j)\|` of the parameter
+        change the point causes, so that points that move the model a lot in
+        every direction do not dominate the ranking.
+
+    Returns
+    -------
+    influence : ndarray of shape (n_test, n_points)
+        :math:`I(z_j, z_t) = d\ell(z_t)/d\varepsilon_j`, positive when
+        up-weighting training point :math:`j` increases the loss at test
+        point :math:`t` (the point is harmful to it).
+
+    See Also
+    --------
+    self_influence : The diagonal :math:`I(z, z)`.
+    harm_score : The effect of removing each training point on a whole
+        validation set.
+
+    Notes
+    -----
+    .. math::
+
+        I(z, z') = -\nabla_\theta\ell(z')^\top H^{-1}\nabla_\theta\ell(z)
+                 = -\ell'(z')\, \ell'(z)\, S(x', x).
+
+    The norm of the relative influence is the Euclidean norm of
+    :math:`H^{-1}\nabla_\theta \ell(z)` over the coefficients and the
+    intercept for linear models. For kernel models it is the norm in the
+    kernel's function space plus the intercept,
+    :math:`(\|u_f\|_{\mathcal H}^2 + u_b^2)^{1/2}`, which coincides with the
+    linear model's norm for the linear kernel.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sktangent import TangentRegressor
+    >>> from sktangent.influence import loss_influence
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(40, 3))
+    >>> y = X @ [1.0, -2.0, 0.5] + 0.1 * rng.normal(size=40)
+    >>> model = TangentRegressor(alpha=1.0).fit(X[:30], y[:30])
+    >>> loss_influence(model, X[:30], y[:30], X[30:], y[30:]).shape
+    (10, 30)
+    """
+    est = _check_estimator(estimator)
+    X, y, eta = _labelled(est, X, y)
+    X_test, y_test, eta_test = _labelled(est, X_test, y_test, name="X_test")
+    scale = _scale(est, X)
+    factor = _point_factor(est, scale, y, eta, relative)
+    test_factor = est._family.gradient(y_test, eta_test)
+    return _influence_matrix(scale, X_test, test_factor, factor, X.shape[0])
+
+
+def self_influence(estimator, X, y):
+    r"""Influence of each point on its own loss.
+
+    Read more in the :ref:`User Guide <influence>`.
+
+    Parameters
+    ----------
+    estimator : TangentRegressor
+        A fitted model, linear or kernel, of any family.
+    X : {array-like, sparse matrix} of shape (n_points, n_features)
+        The points, usually the training data.
+    y : array-like of shape (n_points,)
+        Their labels.
+
+    Returns
+    -------
+    influence : ndarray of shape (n_points,)
+        :math:`I(z, z) = -\ell'(z)^2\, S(x, x)`, never positive: more weight
+        on a point always fits it better. Large negative values mark points
+        the model bends towards, such as outliers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sktangent import TangentRegressor
+    >>> from sktangent.influence import self_influence
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(40, 3))
+    >>> y = X @ [1.0, -2.0, 0.5] + 0.1 * rng.normal(size=40)
+    >>> model = TangentRegressor(alpha=1.0).fit(X, y)
+    >>> bool(np.all(self_influence(model, X, y) <= 0))
+    True
+    """
+    est = _check_estimator(estimator)
+    X, y, eta = _labelled(est, X, y)
+    return -(est._family.gradient(y, eta) ** 2) * _scale(est, X).diag()
+
+
+def _loo_shift(est, scale, y, w, eta):
+    """``w_i l'_i / (1 - h_i)``, so that ``eta_-i(x) = eta(x) + shift_i S(x, x_i)``.
+
+    Also returns the leverages ``h_i = w_i l''_i S(x_i, x_i)``.
+    """
+    family = est._family
+    S = scale.diag()
+    h = w * family.hessian(y, eta) * S
+    if np.any(h >= 1.0 - 1e-12):
+        raise ValueError(
+            "A training point has leverage 1 to rounding precision: the model "
+            "interpolates it and its leave-one-out fit is undefined. Increase "
+            "alpha."
+        )
+    return w * family.gradient(y, eta) / (1.0 - h), h
+
+
+def leave_one_out(estimator, X, y, *, sample_weight=None):
+    r"""Leave-one-out predictions and residuals of the training points.
+
+    Read more in the :ref:`User Guide <influence>`.
+
+    Parameters
+    ----------
+    estimator : TangentRegressor
+        A fitted model, linear or kernel, of any family.
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        The training data given to ``fit``, in the same order.
+    y : array-like of shape (n_samples,)
+        The training targets.
+    sample_weight : array-like of shape (n_samples,), default=None
+        The sample weights given to ``fit``.
+
+    Returns
+    -------
+    result : :class:`~sklearn.utils.Bunch`
+        With the arrays of shape (n_samples,)
+
+        predictions
+            :math:`\mu_{-i}(x_i)`, the mean predicted at :math:`x_i` by the
+            model fitted without point :math:`i`.
+        residuals
+            :math:`y_i - \mu_{-i}(x_i)`.
+        linear_predictor
+            :math:`\eta_{-i}(x_i)`.
+        leverage
+            :math:`h_i = w_i \ell''_i S(x_i, x_i)`, the diagonal of the hat
+            matrix of the (last IRLS step of the) fit.
+
+    Raises
+    ------
+    ValueError
+        If ``X``, ``y`` and ``sample_weight`` are not the training data: the
+        fitted parameters must minimise their objective.
+
+    Notes
+    -----
+    Removing point :math:`i` is one Newton step from the optimum,
+
+    .. math::
+
+        \theta_{-i} \approx \theta^* + \frac{w_i H^{-1}\nabla_\theta
+        \ell_i}{1 - h_i}, \qquad
+        \eta_{-i}(x) = \eta(x) + \frac{w_i \ell'_i\, S(x, x_i)}{1 - h_i},
+
+    the Sherman--Morrison form of :math:`H_{-i}^{-1}`. For the normal family
+    the objective is quadratic and the step exact: the residual is
+    :math:`r_i / (1 - h_i)`, for kernel models the classical
+    :math:`c_i / (G^{-1})_{ii}` with :math:`G = K + \alpha W^{-1}` (bordered
+    with the intercept). For the other families it is the one-step
+    approximation of a refit, closer to it than the plain influence
+    approximation :math:`\theta^* + w_i H^{-1}\nabla_\theta\ell_i`.
+    A point of zero weight keeps its fitted value.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sktangent import TangentRegressor
+    >>> from sktangent.influence import leave_one_out
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(40, 3))
+    >>> y = X @ [1.0, -2.0, 0.5] + 0.1 * rng.normal(size=40)
+    >>> model = TangentRegressor(alpha=1.0).fit(X, y)
+    >>> loo = leave_one_out(model, X, y)
+    >>> bool(np.all(np.abs(loo.residuals) >= np.abs(y - model.predict(X))))
+    True
+    """
+    est = _check_estimator(estimator)
+    X, y, w, eta = _training_set(est, X, y, sample_weight)
+    scale = _scale(est, X)
+    shift, h = _loo_shift(est, scale, y, w, eta)
+    eta_loo = eta + shift * scale.diag()
+    mu = est._family.inverse_link(eta_loo)
+    return Bunch(predictions=mu, residuals=y - mu, linear_predictor=eta_loo, leverage=h)
+
+
+def memorisation_score(estimator, X, y, *, sample_weight=None):
+    r"""How much better each training point is fitted because it was seen.
+
+    Read more in the :ref:`User Guide <influence>`.
+
+    Parameters
+    ----------
+    estimator : TangentRegressor
+        A fitted model, linear or kernel, of any family.
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        The training data given to ``fit``, in the same order.
+    y : array-like of shape (n_samples,)
+        The training targets.
+    sample_weight : array-like of shape (n_samples,), default=None
+        The sample weights given to ``fit``.
+
+    Returns
+    -------
+    scores : ndarray of shape (n_samples,)
+        :math:`m_i = \ell(y_i, \eta_{-i}(x_i)) - \ell(y_i, \eta(x_i))`: the
+        loss of the point under the model fitted without it, minus its loss
+        under the full model (half deviances, not weighted). Large for
+        points the model can only fit by memorising them -- atypical or
+        mislabelled points.
+
+    See Also
+    --------
+    leave_one_out : The leave-one-out fit behind the score (exact for the
+        normal family, one Newton step otherwise).
+
+    Notes
+    -----
+    For the normal family
+    :math:`m_i = \tfrac12 r_i^2 \big((1 - h_i)^{-2} - 1\big) \ge 0`. To first
+    order in the weight, :math:`m_i \approx -w_i I(z_i, z_i)`, minus the
+    weight times the self-influence.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sktangent import TangentRegressor
+    >>> from sktangent.influence import memorisation_score
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(40, 3))
+    >>> y = X @ [1.0, -2.0, 0.5] + 0.1 * rng.normal(size=40)
+    >>> y[0] += 5.0  # a mislabelled point
+    >>> model = TangentRegressor(alpha=1.0).fit(X, y)
+    >>> int(np.argmax(memorisation_score(model, X, y)))
+    0
+    """
+    est = _check_estimator(estimator)
+    X, y, w, eta = _training_set(est, X, y, sample_weight)
+    scale = _scale(est, X)
+    shift, _ = _loo_shift(est, scale, y, w, eta)
+    family = est._family
+    return family.loss(y, eta + shift * scale.diag()) - family.loss(y, eta)
+
+
+def harm_score(estimator, X, y, X_val, y_val, *, sample_weight=None, method="newton"):
+    r"""Predicted effect of each training point on a validation loss.
+
+    Read more in the :ref:`User Guide <influence>`.
+
+    Parameters
+    ----------
+    estimator : TangentRegressor
+        A fitted model, linear or kernel, of any family.
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        The training data given to ``fit``, in the same order.
+    y : array-like of shape (n_samples,)
+        The training targets.
+    X_val : {array-like, sparse matrix} of shape (n_val, n_features)
+        Validation points.
+    y_val : array-like of shape (n_val,)
+        Their labels.
+    sample_weight : array-like of shape (n_samples,), default=None
+        The sample weights given to ``fit``.
+    method : {"newton", "influence"}, default="newton"
+        ``"newton"`` removes each point by one Newton step (exact for the
+        normal family, see :func:`leave_one_out`) and evaluates the
+        validation loss at the new predictions. ``"influence"`` is the first
+        order approximation, :math:`h_i = w_i \sum_v I(z_i, z_v)`.
+
+    Returns
+    -------
+    harm : ndarray of shape (n_samples,)
+        Validation loss with training point :math:`i` minus without it,
+        :math:`\sum_v \ell(y_v, \eta(x_v)) - \ell(y_v, \eta_{-i}(x_v))`
+        (total half deviance over the validation set). Positive: the point
+        is harmful, removing it lowers the validation loss; negative:
+        helpful.
+
+    See Also
+    --------
+    drop_harmful : Remove the most harmful points and refit.
+    loss_influence : The per-pair influences behind ``method="influence"``.
+
+    Notes
+    -----
+    With the Newton step :math:`\eta_{-i}(x) = \eta(x) + w_i \ell'_i S(x,
+    x_i) / (1 - h_i)` the cost is one evaluation of :math:`S` and of the loss
+    per validation--training pair, in blocks of validation rows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sktangent import TangentRegressor
+    >>> from sktangent.influence import harm_score
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(60, 3))
+    >>> y = X @ [1.0, -2.0, 0.5] + 0.1 * rng.normal(size=60)
+    >>> y[0] += 5.0  # a mislabelled point
+    >>> model = TangentRegressor(alpha=1.0).fit(X[:40], y[:40])
+    >>> int(np.argmax(harm_score(model, X[:40], y[:40], X[40:], y[40:])))
+    0
+    """
+    if method not in ("newton", "influence"):
+        raise ValueError(f"method must be 'newton' or 'influence'; got {method!r}.")
+    est = _check_estimator(estimator)
+    X, y, w, eta = _training_set(est, X, y, sample_weight)
+    X_val, y_val, eta_val = _labelled(est, X_val, y_val, name="X_val")
+    family = est._family
+    scale = _scale(est, X)
+    if method == "newton":
+        shift, _ = _loo_shift(est, scale, y, w, eta)
+        loss_val = family.loss(y_val, eta_val)
+    else:
+        step = w * family.gradient(y, eta)
+        grad_val = family.gradient(y_val, eta_val)
+    harm = np.zeros(X.shape[0])
+    for rows in row_blocks(X_val.shape[0], X.shape[0]):
+        S = scale.cross(X_val[rows])
+        if method == "newton":
+            lost = family.loss(y_val[rows, None], eta_val[rows, None] + S * shift)
+            harm += loss_val[rows].sum() - lost.sum(axis=0)
+        else:
+            # w_i sum_v I(z_i, z_v) with I = -l'_v l'_i S_vi.
+            harm -= (grad_val[rows] @ S) * step
+    return harm
+
+
+def drop_harmful(
+    estimator, X, y, X_val, y_val, n_drop, *, sample_weight=None, method="newton"
+):
+    r"""Remove the training points most harmful to a validation loss, and refit.
+
+    Read more in the :ref:`User Guide <influence>`.
+
+    Parameters
+    ----------
+    estimator : TangentRegressor
+        A fitted model, linear or kernel, of any family.
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        The training data given to ``fit``, in the same order.
+    y : array-like of shape (n_samples,)
+        The training targets.
+    X_val : {array-like, sparse matrix} of shape (n_val, n_features)
+        Validation points.
+    y_val : array-like of shape (n_val,)
+        Their labels.
+    n_drop : int
+        Number of points to remove: those with the largest
+        :func:`harm_score`, whatever its sign (check ``harm`` to drop only
+        harmful ones). At least two points must remain.
+    sample_weight : array-like of shape (n_samples,), default=None
+        The sample weights given to ``fit``; the kept points keep theirs.
+    method : {"newton", "influence"}, default="newton"
+        Passed to :func:`harm_score`.
+
+    Returns
+    -------
+    result : :class:`~sklearn.utils.Bunch`
+        estimator
+            A clone of ``estimator`` fitted on the kept points.
+        dropped : ndarray of shape (n_drop,)
+            Indices of the removed points, most harmful first.
+        kept : ndarray of shape (n_samples - n_drop,)
+            Indices of the kept points, in their original order.
+        harm : ndarray of shape (n_samples,)
+            The :func:`harm_score` of every training point.
+
+    Notes
+    -----
+    The ranking is computed once, from the model fitted on all points; the
+    scores of the other points change after a removal, so dropping many
+    points at once is a heuristic. With ``kernel="precomputed"`` the kept
+    rows and columns of the kernel matrix are used for the refit.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sktangent import TangentRegressor
+    >>> from sktangent.influence import drop_harmful
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.normal(size=(60, 3))
+    >>> y = X @ [1.0, -2.0, 0.5] + 0.1 * rng.normal(size=60)
+    >>> y[:2] += 5.0  # two mislabelled points
+    >>> model = TangentRegressor(alpha=1.0).fit(X[:40], y[:40])
+    >>> result = drop_harmful(model, X[:40], y[:40], X[40:], y[40:], n_drop=2)
+    >>> sorted(result.dropped.tolist())
+    [0, 1]
+    """
+    harm = harm_score(
+        estimator, X, y, X_val, y_val, sample_weight=sample_weight, method=method
+    )
+    n = harm.shape[0]
+    if (
+        not isinstance(n_drop, Integral)
+        or isinstance(n_drop, bool)
+        or not 0 <= n_drop <= n - 2
+    ):
+        raise ValueError(
+            f"n_drop must be an integer from 0 to n_samples - 2 = {n - 2}; "
+            f"got {n_drop!r}."
+        )
+    order = np.argsort(-harm, kind="stable")
+    dropped = order[:n_drop]
+    kept = np.sort(order[n_drop:])
+    X_kept = _safe_indexing(X, kept)
+    if estimator.kernel == "precomputed":
+        X_kept = _safe_indexing(X_kept, kept, axis=1)
+    if sample_weight is not None and np.ndim(sample_weight) > 0:
+        sample_weight = _safe_indexing(sample_weight, kept)
+    refit = clone(estimator).fit(
+        X_kept, _safe_indexing(y, kept), sample_weight=sample_weight
+    )
+    return Bunch(estimator=refit, dropped=dropped, kept=kept, harm=harm)
