@@ -1,6 +1,5 @@
 """TangentRegressor: validates, delegates, and exposes the tangent."""
 
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -17,7 +16,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._families import get_family, has_positive_targets
+from ._families import estimate_dispersion, get_family, has_positive_targets
 from ._models import (
     kernel_diagonal,
     kernel_dot,
@@ -434,22 +433,12 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
     def dispersion_(self):
         check_is_fitted(self)
         if self._dispersion is None:
-            family = self._family
-            if family.fixed_dispersion is not None:
-                self._dispersion = float(family.fixed_dispersion)
-            else:
-                dof = self._n_positive - self._hessian.effective_dof()
-                if dof < 1.0:
-                    warnings.warn(
-                        f"Only {dof:.3g} residual degrees of freedom: the model "
-                        "nearly interpolates the training data, so the dispersion "
-                        "estimate is unreliable (computed with 1 degree of "
-                        "freedom). Increase alpha.",
-                        UserWarning,
-                        stacklevel=2,
-                    )
-                    dof = 1.0
-                self._dispersion = self._pearson_chi2 / dof
+            self._dispersion = estimate_dispersion(
+                self._family,
+                self._pearson_chi2,
+                self._n_positive,
+                self._hessian.effective_dof,
+            )
         return self._dispersion
 
     def _validate_query(self, X):

@@ -5,6 +5,8 @@ model together with its link. The objective, the solvers and the tangent only
 ever use the methods below, so adding a family is adding one class.
 """
 
+import warnings
+
 import numpy as np
 from scipy.special import expit, xlogy
 
@@ -311,6 +313,28 @@ _FAMILIES = {
     "tweedie": Tweedie,
     "binomial": Binomial,
 }
+
+
+def estimate_dispersion(family, pearson_chi2, n_positive, effective_dof):
+    """Pearson chi^2 over the residual degrees of freedom (THEORY section 3).
+
+    ``effective_dof`` is a callable giving ``trace(hat matrix)``; it is only
+    called when the family does not fix the dispersion, since it may cost as
+    much as the fit.
+    """
+    if family.fixed_dispersion is not None:
+        return float(family.fixed_dispersion)
+    dof = n_positive - effective_dof()
+    if dof < 1.0:
+        warnings.warn(
+            f"Only {dof:.3g} residual degrees of freedom: the model nearly "
+            "interpolates the training data, so the dispersion estimate is "
+            "unreliable (computed with 1 degree of freedom). Increase alpha.",
+            UserWarning,
+            stacklevel=3,
+        )
+        dof = 1.0
+    return pearson_chi2 / dof
 
 
 def has_positive_targets(name, power=None):

@@ -29,7 +29,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._families import get_family, has_positive_targets
+from ._families import estimate_dispersion, get_family, has_positive_targets
 from ._implicit import _factorise
 from ._solvers import _damped_newton, _initial_intercept, _iteration_weights
 
@@ -398,16 +398,17 @@ class MultiUserTangentRegressor(RegressorMixin, BaseEstimator):
     def dispersion_(self):
         check_is_fitted(self)
         if self._dispersion is None:
-            family = self._family
-            if family.fixed_dispersion is not None:
-                self._dispersion = float(family.fixed_dispersion)
-            else:
-                t_global, t_user = self._hessian.trace_inverse_penalties()
-                n_params = self._theta.size
-                edf = n_params - self.alpha_global * t_global - self.alpha_user * t_user
-                dof = max(self._n_positive - edf, 1.0)
-                self._dispersion = self._pearson_chi2 / dof
+            self._dispersion = estimate_dispersion(
+                self._family, self._pearson_chi2, self._n_positive, self._effective_dof
+            )
         return self._dispersion
+
+    def _effective_dof(self):
+        """``n_params - sum_k alpha_k tr(H^-1 P_k)``."""
+        t_global, t_user = self._hessian.trace_inverse_penalties()
+        return (
+            self._theta.size - self.alpha_global * t_global - self.alpha_user * t_user
+        )
 
     # -------------------------------------------------------- prediction
     def _prepare(self, X, groups):
