@@ -1,0 +1,169 @@
+"""sktangent.query inside modAL's learners (modAL 0.4.2.1, scikit-learn < 1.8).
+
+modAL is not in the main test environment; ``.ci/integration_env.sh`` builds
+one where these tests run.
+"""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("modAL")
+
+# modAL 0.4.2.1 calls check_X_y with the argument scikit-learn 1.6 renamed;
+# silence that one warning of modAL's, not ours.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:'force_all_finite' was renamed:FutureWarning"
+)
+
+from modAL.acquisition import max_EI  # noqa: E402
+from modAL.disagreement import max_std_sampling  # noqa: E402
+from modAL.models import (  # noqa: E402
+    ActiveLearner,
+    BayesianOptimizer,
+    CommitteeRegressor,
+)
+from sklearn.datasets import load_diabetes, make_friedman1  # noqa: E402
+from sklearn.pipeline import Pipeline  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+
+from sktangent import TangentRegressor  # noqa: E402
+from sktangent.query import influence_sampling, variance_sampling  # noqa: E402
+
+
+def _rmse(model, X, y):
+    return float(np.sqrt(np.mean((model.predict(X) - y) ** 2)))
+
+
+def _diabetes_split(seed=0, n_start=10, n_test=142):
+    X, y = load_diabetes(return_X_y=True)
+    order = np.random.RandomState(seed).permutation(len(y))
+    test, start, pool = np.split(order, [n_test, n_test + n_start])
+    return (X[start], y[start]), (X[pool], y[pool]), (X[test], y[test])
+
+
+@pytest.mark.parametrize("n_instances", [1, 5])
+def test_active_learner_with_a_pipeline(n_instances):
+    (X0, y0), (X_pool, y_pool), (X_test, y_test) = _diabetes_split()
+    learner = ActiveLearner(
+        estimator=Pipeline(
+            [("scale", StandardScaler()), ("reg", TangentRegressor(alpha=1.0))]
+        ),
+        query_strategy=influence_sampling,
+        X_training=X0,
+        y_training=y0,
+    )
+    rmse_start = _rmse(learner, X_test, y_test)
+    n_labeled = len(y0)
+    for _ in range(20):
+        expected_idx, expected_scores = influence_sampling(
+            learner, X_pool, n_instances=n_instances
+        )
+        idx, X_query, metrics = learner.query(
+            X_pool, n_instances=n_instances, return_metrics=True
+        )
+        # the metrics modAL hands back are our scores, for our picks
+        np.testing.assert_array_equal(idx, expected_idx)
+        np.testing.assert_array_equal(metrics, expected_scores)
+        np.testing.assert_array_equal(X_query, X_pool[idx])
+        assert idx.shape == (n_instances,) and len(set(idx.tolist())) == n_instances
+        # the first pick's score is the estimator's own influence score
+        scaler, reg = learner.estimator["scale"], learner.estimator["reg"]
+        first = reg.influence_score(scaler.transform(X_pool[idx[:1]]))
+        np.testing.assert_allclose(metrics[0], first[0], rtol=1e-10)
+
+        learner.teach(X_query, y_pool[idx])
+        queried = X_pool[idx]
+        X_pool = np.delete(X_pool, idx, axis=0)
+        y_pool = np.delete(y_pool, idx)
+        n_labeled += n_instances
+        assert learner.X_training.shape[0] == n_labeled
+        # the queried rows left the pool, and only they did
+        for row in queried:
+            assert not np.any(np.all(X_pool == row, axis=1))
+        assert X_pool.shape[0] == len(y_pool)
+    assert X_pool.shape[0] == 442 - 142 - 10 - 20 * n_instances
+    assert _rmse(learner, X_test, y_test) < rmse_start
+
+
+def test_active_learner_variance_sampling_and_kernel_model():
+    X, y = make_friedman1(n_samples=300, n_features=5, noise=0.5, random_state=1)
+    X_pool, y_pool = X[20:250], y[20:250]
+    learner = ActiveLearner(
+        estimator=TangentRegressor(alpha=0.3, kernel="rbf", gamma=0.2),
+        query_strategy=variance_sampling,
+        X_training=X[:20],
+        y_training=y[:20],
+    )
+    rmse_start = _rmse(learner, X[250:], y[250:])
+    for _ in range(10):
+        idx, X_query, metrics = learner.query(
+            X_pool, n_instances=3, return_metrics=True
+        )
+        _, std = learner.predict(X_pool, return_std=True)
+        phi = learner.estimator.dispersion_
+        # the first pick has the largest variance of the predicted mean
+        assert idx[0] == np.argmax(std)
+        np.testing.assert_allclose(metrics[0], std[idx[0]] ** 2 - phi, rtol=1e-8)
+        learner.teach(X_query, y_pool[idx])
+        X_pool, y_pool = np.delete(X_pool, idx, axis=0), np.delete(y_pool, idx)
+    assert _rmse(learner, X[250:], y[250:]) < rmse_start
+
+
+def test_committee_regressor_of_tangent_regressors():
+    X, y = make_friedman1(n_samples=400, n_features=5, noise=0.3, random_state=2)
+    X_test, y_test = X[300:], y[300:]
+    X_pool, y_pool = X[15:300], y[15:300]
+    members = [
+        TangentRegressor(alpha=0.1, kernel="rbf", gamma=0.1),
+        TangentRegressor(alpha=1.0, kernel="rbf", gamma=0.3),
+        TangentRegressor(alpha=0.3, kernel="laplacian", gamma=0.1),
+        TangentRegressor(alpha=1.0),
+    ]
+    learners = [
+        ActiveLearner(estimator=m, X_training=X[:15], y_training=y[:15])
+        for m in members
+    ]
+    committee = CommitteeRegressor(
+        learner_list=learners, query_strategy=max_std_sampling
+    )
+    rmse_start = _rmse(committee, X_test, y_test)
+    for _ in range(15):
+        idx, X_query = committee.query(X_pool, n_instances=2)
+        votes = committee.vote(X_pool)
+        mean, std = committee.predict(X_pool, return_std=True)
+        np.testing.assert_allclose(std, votes.std(axis=1))
+        assert set(idx.tolist()) == set(np.argsort(std)[-2:].tolist())
+        committee.teach(X_query, y_pool[idx])
+        X_pool, y_pool = np.delete(X_pool, idx, axis=0), np.delete(y_pool, idx)
+    assert all(len(lrn.y_training) == 15 + 30 for lrn in committee)
+    assert _rmse(committee, X_test, y_test) < rmse_start
+    # each member is a modAL learner our strategies accept as it is
+    idx, scores = influence_sampling(committee.learner_list[0], X_pool, 3)
+    assert idx.shape == scores.shape == (3,)
+
+
+# A near-interpolating fit of a noiseless function estimates a tiny
+# dispersion, and the Laplace std scales with it (the prior variance of the
+# fit is dispersion / alpha), so expected improvement explores little: the
+# start points must bracket the optimum's basin.
+@pytest.mark.filterwarnings("ignore:Only .* residual degrees of freedom:UserWarning")
+def test_bayesian_optimizer_with_expected_improvement():
+    def f(x):
+        return x * np.sin(x)  # maximum on [0, 10] at x = 7.9787, f = 7.9167
+
+    X_grid = np.linspace(0, 10, 501)[:, None]
+    X0 = np.array([[2.0], [5.0], [9.0]])
+    optimizer = BayesianOptimizer(
+        estimator=TangentRegressor(alpha=1e-3, kernel="rbf", gamma=0.1),
+        query_strategy=max_EI,
+        X_training=X0,
+        y_training=f(X0[:, 0]),
+    )
+    for _ in range(10):
+        idx, X_query = optimizer.query(X_grid)
+        _, std = optimizer.predict(X_grid, return_std=True)  # what EI used
+        assert std.shape == (501,) and np.all(std > 0)
+        optimizer.teach(X_query, f(X_query[:, 0]))
+    X_max, y_max = optimizer.get_max()
+    assert abs(float(np.ravel(X_max)[0]) - 7.9787) < 0.2
+    assert float(y_max) > 7.8
