@@ -77,7 +77,9 @@ def _argmax(scores, order):
     return int(order[np.argmax(scores[order])])
 
 
-def greedy_batch(estimator, X_pool, n_instances, criterion, order=None):
+def greedy_batch(
+    estimator, X_pool, n_instances, criterion, order=None, return_score_rows=False
+):
     """Pick ``n_instances`` pool rows greedily, conditioning on earlier picks.
 
     Parameters
@@ -99,6 +101,9 @@ def greedy_batch(estimator, X_pool, n_instances, criterion, order=None):
     tangent : ndarray of shape (n_pool,)
         ``d eta / ds`` on the pool as if every pick had been added at its
         predicted label (unchanged when ``n_instances == 1``).
+    score_rows : ndarray of shape (n_instances, n_pool)
+        Only with ``return_score_rows``: the criterion on the whole pool
+        before each pick, NaN at the earlier picks.
     """
     family = estimator._family
     eta, tangent = estimator._eta(X_pool, with_tangent=True)
@@ -109,13 +114,15 @@ def greedy_batch(estimator, X_pool, n_instances, criterion, order=None):
     cov = PoolCovariance(estimator, X_pool) if need_variance else None
     s_diag = cov.diagonal() if criterion == "variance" else None
 
-    indices, scores, low_rank = [], [], []
+    indices, scores, low_rank, score_rows = [], [], [], []
     taken = np.zeros(X_pool.shape[0], dtype=bool)
     for _ in range(n_instances):
         if criterion == "influence":
             score = phi * fisher * tangent**2
         else:
             score = phi * mean_slope2 * s_diag
+        if return_score_rows:
+            score_rows.append(np.where(taken, np.nan, score))
         score = np.where(taken, -np.inf, score)
         q = _argmax(score, order)
         indices.append(q)
@@ -132,4 +139,6 @@ def greedy_batch(estimator, X_pool, n_instances, criterion, order=None):
         if s_diag is not None:
             s_diag = s_diag - d_q * col**2 / denom
         low_rank.append(col * np.sqrt(d_q / denom))
+    if return_score_rows:
+        return np.asarray(indices), np.asarray(scores), tangent, np.array(score_rows)
     return np.asarray(indices), np.asarray(scores), tangent

@@ -67,7 +67,7 @@ def _unwrap(learner):
 
 
 def _prepare(
-    learner, X_pool, n_instances, random_tie_break, random_state, groups, regularity
+    learner, X_pool, n_instances, *, random_tie_break, random_state, groups, regularity
 ):
     """Validate everything before any computation (modAL may call us again)."""
     estimator, transform = _unwrap(learner)
@@ -100,6 +100,15 @@ def _prepare(
     if random_tie_break:
         order = check_random_state(random_state).permutation(n_pool)
     return estimator, X_pool, order
+
+
+def _select(learner, X_pool, n_instances, criterion, options, return_score_rows=False):
+    """Validate, then run the greedy batch; shared by every front end."""
+    estimator, X, order = _prepare(learner, X_pool, n_instances, **options)
+    out = greedy_batch(estimator, X, n_instances, criterion, order, return_score_rows)
+    if return_score_rows:
+        return out[0], out[1], out[3]
+    return out[0], out[1]
 
 
 def influence_sampling(
@@ -161,11 +170,13 @@ def influence_sampling(
     >>> idx.shape, scores.shape
     ((3,), (3,))
     """
-    estimator, X, order = _prepare(
-        learner, X_pool, n_instances, random_tie_break, random_state, groups, regularity
-    )
-    indices, scores, _ = greedy_batch(estimator, X, n_instances, "influence", order)
-    return indices, scores
+    options = {
+        "random_tie_break": random_tie_break,
+        "random_state": random_state,
+        "groups": groups,
+        "regularity": regularity,
+    }
+    return _select(learner, X_pool, n_instances, "influence", options)
 
 
 def variance_sampling(
@@ -212,8 +223,10 @@ def variance_sampling(
     scores : ndarray of shape (n_instances,)
         The variance of each pick when it was picked.
     """
-    estimator, X, order = _prepare(
-        learner, X_pool, n_instances, random_tie_break, random_state, groups, regularity
-    )
-    indices, scores, _ = greedy_batch(estimator, X, n_instances, "variance", order)
-    return indices, scores
+    options = {
+        "random_tie_break": random_tie_break,
+        "random_state": random_state,
+        "groups": groups,
+        "regularity": regularity,
+    }
+    return _select(learner, X_pool, n_instances, "variance", options)

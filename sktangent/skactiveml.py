@@ -11,7 +11,6 @@ This module needs scikit-activeml (``pip install "sktangent[skactiveml]"``).
 """
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
@@ -30,7 +29,7 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra
     ) from exc
 
 from ._estimator import TangentRegressor
-from .query import _unwrap, influence_sampling, variance_sampling
+from .query import _select, _unwrap
 
 __all__ = ["InfluenceSampling", "VarianceSampling"]
 
@@ -97,10 +96,10 @@ class _TangentPoolStrategy(SingleAnnotatorPoolQueryStrategy):
             criterion of every candidate when pick ``k`` was made, i.e.
             conditioned on picks ``0 .. k-1``; earlier picks and samples
             that are not candidates are ``np.nan``. Indexed like
-            ``query_indices``. Row 0 costs nothing extra; every later row
-            is computed from an exact refit with the earlier picks added at
-            their predicted labels, which is what the greedy update stands
-            for (the picks themselves never need a refit).
+            ``query_indices``. The rows come from the greedy
+            Sherman-Morrison updates themselves, with no refit: they equal
+            the criterion of a model refitted with the earlier picks added
+            at their predicted labels (dispersion held fixed).
         """
         X, y, candidates, batch_size, return_utilities = self._validate_data(
             X, y, candidates, batch_size, return_utilities, reset=True
@@ -120,25 +119,18 @@ class _TangentPoolStrategy(SingleAnnotatorPoolQueryStrategy):
                 return empty, np.empty((0, n_cols))
             return empty
 
-        strategy = (
-            influence_sampling if self._criterion == "influence" else variance_sampling
-        )
-        picks, _ = strategy(
-            model,
-            X_cand,
-            n_instances=batch_size,
-            random_tie_break=True,
-            random_state=self.random_state_,
+        options = {
+            "random_tie_break": True,
+            "random_state": self.random_state_,
+            "groups": None,
+            "regularity": "total",
+        }
+        picks, _, cand_utilities = _select(
+            model, X_cand, batch_size, self._criterion, options, return_score_rows=True
         )
         query_indices = picks if mapping is None else mapping[picks]
         if not return_utilities:
             return query_indices
-
-        train = (X[labeled], y[labeled])
-        train_weight = None if sample_weight is None else sample_weight[labeled]
-        cand_utilities = _utility_rows(
-            model, X_cand, picks, train, train_weight, self._criterion
-        )
         utilities = np.full((batch_size, n_cols), np.nan)
         if mapping is None:
             utilities[:] = cand_utilities
@@ -187,49 +179,6 @@ class _TangentPoolStrategy(SingleAnnotatorPoolQueryStrategy):
                 f"got a {type(est).__name__}."
             )
         return model
-
-
-def _utility_rows(model, X_cand, picks, train, train_weight, criterion):
-    """The criterion on every candidate before each pick, earlier picks NaN.
-
-    Adding a pick at its predicted label leaves the fitted parameters where
-    they are and adds its curvature to the Hessian; the refit below is that
-    model, so its criterion is what the greedy Sherman-Morrison update
-    computed. The dispersion is held at the first model's value, as within a
-    greedy batch.
-    """
-    est, transform = _unwrap(model)
-
-    def prepare(rows):
-        if transform is not None:
-            rows = transform.transform(rows)
-        return est._validate_query(rows)
-
-    Xc = prepare(X_cand)
-    X_train, y_train = prepare(train[0]), train[1]
-    w_train = np.ones(X_train.shape[0]) if train_weight is None else train_weight
-    phi = est.dispersion_
-    rows = np.full((len(picks), Xc.shape[0]), np.nan)
-    for k in range(len(picks)):
-        fitted = est
-        if k:
-            added = Xc[picks[:k]]
-            stack = sp.vstack if sp.issparse(X_train) else np.vstack
-            fitted = clone(est).fit(
-                stack([X_train, added]),
-                np.concatenate([y_train, est.predict(added)]),
-                sample_weight=np.concatenate([w_train, np.ones(k)]),
-            )
-        eta, deta = fitted._eta(Xc, with_tangent=True)
-        family = fitted._family
-        if criterion == "influence":
-            rows[k] = phi * family.score_variance(eta) * deta**2
-        else:
-            rows[k] = (
-                phi * family.mean_derivative(eta) ** 2 * fitted._variance_scale(Xc)
-            )
-        rows[k, picks[:k]] = np.nan
-    return rows
 
 
 class InfluenceSampling(_TangentPoolStrategy):

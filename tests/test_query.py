@@ -50,7 +50,9 @@ def test_greedy_picks_equal_refits_at_predicted_labels(case, criterion):
     est.fit(X, y, sample_weight=w)
     pool = _pool(X_query, X, np.random.RandomState(5))
     n_picks = 4
-    indices, scores, tangent = greedy_batch(est, pool, n_picks, criterion)
+    indices, scores, tangent, score_rows = greedy_batch(
+        est, pool, n_picks, criterion, return_score_rows=True
+    )
     assert len(set(indices.tolist())) == n_picks
 
     phi = est.dispersion_  # held fixed within a batch
@@ -73,6 +75,12 @@ def test_greedy_picks_equal_refits_at_predicted_labels(case, criterion):
             oracle = (
                 phi * family.mean_derivative(eta) ** 2 * refit._variance_scale(pool)
             )
+        np.testing.assert_allclose(
+            score_rows[k][~np.isnan(score_rows[k])],
+            np.delete(oracle, picked),
+            rtol=1e-7,
+        )
+        assert np.all(np.isnan(score_rows[k][picked]))
         oracle[picked] = -np.inf
         assert np.argmax(oracle) == indices[k]
         np.testing.assert_allclose(scores[k], oracle[indices[k]], rtol=1e-7)
