@@ -203,12 +203,26 @@ class TangentRegressorCV(RegressorMixin, BaseEstimator):
 
         def evaluate(s):
             if s not in evaluated:
-                model = self._model(alpha=float(np.exp(s))).fit(X, y, sample_weight=w)
-                loo = leave_one_out(model, model._validate_query(X), y, w, True)
-                evaluated[s] = (loo.error, loo.gradient, model)
+                try:
+                    model = self._model(alpha=float(np.exp(s)))
+                    model.fit(X, y, sample_weight=w)
+                    loo = leave_one_out(model, model._validate_query(X), y, w, True)
+                    evaluated[s] = (loo.error, loo.gradient, model)
+                except ValueError as exc:
+                    # An alpha so small that the model interpolates (leverage
+                    # 1, or a singular system) has no leave-one-out error:
+                    # it loses to every alpha that has one.
+                    if "alpha" not in str(exc):
+                        raise
+                    evaluated[s] = (np.inf, np.nan, None)
             return evaluated[s]
 
         errors = [evaluate(s)[0] for s in grid]
+        if not np.any(np.isfinite(errors)):
+            raise ValueError(
+                "No alpha of the grid gives a finite leave-one-out error (the "
+                "model interpolates the data at every one); use larger alphas."
+            )
         k = int(np.argmin(errors))
         if self.refine and len(grid) > 1:
             self._refine(evaluate, grid, k)
@@ -244,7 +258,7 @@ class TangentRegressorCV(RegressorMixin, BaseEstimator):
 
     def _refine(self, evaluate, grid, k):
         """Safeguarded regula falsi on dE/ds around grid point ``k``."""
-        g_k = evaluate(grid[k])[1]
+        error_k, g_k, _ = evaluate(grid[k])
         if g_k > 0 and k > 0:
             a, b = grid[k - 1], grid[k]
         elif g_k < 0 and k < len(grid) - 1:
@@ -254,16 +268,19 @@ class TangentRegressorCV(RegressorMixin, BaseEstimator):
         ga, gb = evaluate(a)[1], evaluate(b)[1]
         if not (ga < 0 < gb):
             return  # no sign change to follow
+        # A slope this small moves the error by less than rounding over xtol.
+        flat = 1e-10 * max(error_k, 1e-300) / self.xtol
         side = 0
         for _ in range(60):
             if b - a <= self.xtol:
                 break
             s = (a * gb - b * ga) / (gb - ga)
-            # Stay well inside the bracket, else bisect.
-            if not (a + 0.05 * (b - a) < s < b - 0.05 * (b - a)):
-                s = 0.5 * (a + b)
+            # Keep the secant point inside the bracket by a margin, so that
+            # the bracket shrinks by at least 5 % a step.
+            margin = 0.05 * (b - a)
+            s = min(max(s, a + margin), b - margin)
             g = evaluate(s)[1]
-            if g == 0:
+            if abs(g) <= flat:
                 break
             if g > 0:
                 b, gb = s, g

@@ -195,3 +195,15 @@ _LOO_WEIGHTS = (
 )
 def test_sklearn_compatible_cv(estimator, check):
     check(estimator)
+
+
+def test_interpolating_alphas_lose_instead_of_failing():
+    """With p > n the smallest alphas interpolate: leverage 1, no LOO error."""
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(20, 50))
+    y = X[:, 0] + rng.normal(size=20)
+    cv = TangentRegressorCV().fit(X, y)
+    assert np.isinf(cv.loo_errors_).any()
+    assert np.isfinite(cv.loo_error_) and cv.alpha_ > 1e-6
+    with pytest.raises(ValueError, match="larger alphas"):
+        TangentRegressorCV(alphas=[1e-12, 1e-11]).fit(X, y)
