@@ -35,7 +35,7 @@ import numpy as np
 from numpy.polynomial import legendre
 
 from sktangent import TangentRegressor, TangentRegressorCV
-from sktangent._loo import leave_one_out
+from sktangent.influence import leave_one_out
 
 DEGREE = 8
 
@@ -90,19 +90,20 @@ for alpha, error, gradient in zip(
 # The LOO curve and its hypergradient
 # -----------------------------------
 # For the curve we evaluate the same LOO error on 200 values of :math:`s`
-# with ``leave_one_out``, the function ``TangentRegressorCV`` calls at each
-# of its evaluations (a private helper, used here only to draw the curve).
+# with :func:`sktangent.influence.leave_one_out`, whose residuals are exact
+# for the normal family: the error is their mean square.
 
 s_fine = np.linspace(np.log(1e-6), np.log(1e6), 200)
-weights = np.ones(x_train.size)
 loo_curve = np.array(
     [
-        leave_one_out(
-            TangentRegressor(alpha=np.exp(s)).fit(X_train, y_train),
-            X_train,
-            y_train,
-            weights,
-        ).error
+        np.mean(
+            leave_one_out(
+                TangentRegressor(alpha=np.exp(s)).fit(X_train, y_train),
+                X_train,
+                y_train,
+            ).residuals
+            ** 2
+        )
         for s in s_fine
     ]
 )
@@ -116,7 +117,7 @@ loo_curve = np.array(
 # Right: the refinement. The best grid point and its neighbour on the side
 # where :math:`dE/ds` says the minimum lies bracket the optimum. Each step
 # evaluates the point where the straight line through the bracket's
-# hypergradients crosses zero (bisecting if that point is too close to an
+# hypergradients crosses zero (moved inwards if that point is too close to an
 # end), and the sign of :math:`dE/ds` there decides which end it replaces.
 # An upward triangle marks :math:`dE/ds > 0` (the minimum lies to the left),
 # a downward one :math:`dE/ds < 0`.
