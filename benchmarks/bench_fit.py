@@ -24,19 +24,14 @@ Run from the repository root::
 
 import argparse
 import gc
-import os
-import platform
 import statistics
 import time
 
 import numpy as np
-import scipy
-import sklearn
+from _common import load_average, print_environment
 from sklearn.kernel_ridge import KernelRidge
 from sklearn.linear_model import Ridge
-from threadpoolctl import threadpool_info
 
-import sktangent
 from sktangent import TangentRegressor
 
 FULL = {
@@ -89,29 +84,6 @@ def compare(ours, baseline, repeats):
             func()
             record.append(time.perf_counter() - start)
     return statistics.median(times[0]), statistics.median(times[1])
-
-
-def load_average():
-    """The 1-minute load average: above the core count, timings are suspect."""
-    if not hasattr(os, "getloadavg"):
-        return "load average unknown"
-    return f"1-min load average {os.getloadavg()[0]:.2f}"
-
-
-def print_environment():
-    """Versions and thread pools: timings mean little without them."""
-    print(f"python {platform.python_version()} on {platform.platform()}")
-    print(
-        f"sktangent {sktangent.__version__}, numpy {np.__version__}, "
-        f"scipy {scipy.__version__}, scikit-learn {sklearn.__version__}"
-    )
-    print(f"os.cpu_count() = {os.cpu_count()}, {load_average()}")
-    for pool in threadpool_info():
-        print(
-            f"threadpool: {pool['user_api']}/{pool['internal_api']} "
-            f"num_threads={pool['num_threads']} ({os.path.basename(pool['filepath'])})"
-        )
-    print()
 
 
 def bench_linear(sizes, repeats, add, rng):

@@ -39,20 +39,16 @@ Run from the repository root::
 
 import argparse
 import gc
-import os
-import platform
 import statistics
 import time
 import warnings
 
 import numpy as np
-import scipy
-import sklearn
+from _common import print_environment
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import GammaRegressor, PoissonRegressor
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_limits
 
-import sktangent
 from sktangent import TangentRegressor
 
 FULL = {"n": 100_000, "p": 50}
@@ -172,22 +168,6 @@ def bench_family(family, sizes, repeats, sklearn_tol, rng):
             flush=True,
         )
     return rows
-
-
-def print_environment():
-    """Versions and thread pools: timings mean little without them."""
-    print(f"python {platform.python_version()} on {platform.platform()}")
-    print(
-        f"sktangent {sktangent.__version__}, numpy {np.__version__}, "
-        f"scipy {scipy.__version__}, scikit-learn {sklearn.__version__}"
-    )
-    print(f"os.cpu_count() = {os.cpu_count()}")
-    for pool in threadpool_info():
-        print(
-            f"threadpool: {pool['user_api']}/{pool['internal_api']} "
-            f"num_threads={pool['num_threads']} ({os.path.basename(pool['filepath'])})"
-        )
-    print()
 
 
 def print_table(rows):

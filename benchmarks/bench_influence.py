@@ -35,17 +35,13 @@ Run from the repository root::
 """
 
 import argparse
-import os
-import platform
 import statistics
 import time
 
 import numpy as np
-import scipy
-import sklearn
+from _common import print_environment
 from sklearn.base import clone
 
-import sktangent
 from sktangent import TangentRegressor
 from sktangent.influence import leave_one_out, loss_influence
 
@@ -159,15 +155,6 @@ def bench_case(model, family, sizes, rng):
     for row in rows:
         print(f"  {row[0]}, {row[1]}: {row[2]:.3g} s vs {row[3]:.3g} s", flush=True)
     return rows
-
-
-def print_environment():
-    print(f"python {platform.python_version()} on {platform.platform()}")
-    print(
-        f"sktangent {sktangent.__version__}, numpy {np.__version__}, "
-        f"scipy {scipy.__version__}, scikit-learn {sklearn.__version__}"
-    )
-    print(f"os.cpu_count() = {os.cpu_count()}\n")
 
 
 def print_table(rows, n_refits):

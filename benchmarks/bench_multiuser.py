@@ -43,19 +43,15 @@ Run from the repository root::
 
 import argparse
 import gc
-import os
-import platform
 import statistics
 import time
 import tracemalloc
 
 import numpy as np
-import scipy
-import sklearn
+from _common import load_average, print_environment
 from scipy import linalg
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_limits
 
-import sktangent
 from sktangent import MultiUserTangentRegressor
 
 FULL = {"users": (10, 100, 1000), "rows_per_user": 50, "p": 20}
@@ -161,29 +157,6 @@ def bench(sizes, repeats):
                 flush=True,
             )
     return rows
-
-
-def load_average():
-    """The 1-minute load average: above the core count, timings are suspect."""
-    if not hasattr(os, "getloadavg"):
-        return "load average unknown"
-    return f"1-min load average {os.getloadavg()[0]:.2f}"
-
-
-def print_environment():
-    """Versions and thread pools: timings mean little without them."""
-    print(f"python {platform.python_version()} on {platform.platform()}")
-    print(
-        f"sktangent {sktangent.__version__}, numpy {np.__version__}, "
-        f"scipy {scipy.__version__}, scikit-learn {sklearn.__version__}"
-    )
-    print(f"os.cpu_count() = {os.cpu_count()}, {load_average()}")
-    for pool in threadpool_info():
-        print(
-            f"threadpool: {pool['user_api']}/{pool['internal_api']} "
-            f"num_threads={pool['num_threads']} ({os.path.basename(pool['filepath'])})"
-        )
-    print()
 
 
 def print_table(rows):

@@ -47,21 +47,17 @@ Run from the repository root::
 
 import argparse
 import gc
-import os
-import platform
 import statistics
 import time
 import warnings
 
 import numpy as np
-import scipy
-import sklearn
+from _common import load_average, print_environment
 from sklearn.datasets import load_diabetes, make_friedman1, make_regression
 from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import GridSearchCV, LeaveOneOut
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_limits
 
-import sktangent
 from sktangent import TangentRegressor, TangentRegressorCV
 from sktangent._loo import leave_one_out
 
@@ -198,29 +194,6 @@ def bench(sizes, repeats, kernel_alphas):
         )
     )
     return rows
-
-
-def load_average():
-    """The 1-minute load average: above the core count, timings are suspect."""
-    if not hasattr(os, "getloadavg"):
-        return "load average unknown"
-    return f"1-min load average {os.getloadavg()[0]:.2f}"
-
-
-def print_environment():
-    """Versions and thread pools: timings mean little without them."""
-    print(f"python {platform.python_version()} on {platform.platform()}")
-    print(
-        f"sktangent {sktangent.__version__}, numpy {np.__version__}, "
-        f"scipy {scipy.__version__}, scikit-learn {sklearn.__version__}"
-    )
-    print(f"os.cpu_count() = {os.cpu_count()}, {load_average()}")
-    for pool in threadpool_info():
-        print(
-            f"threadpool: {pool['user_api']}/{pool['internal_api']} "
-            f"num_threads={pool['num_threads']} ({os.path.basename(pool['filepath'])})"
-        )
-    print()
 
 
 def print_table(rows):

@@ -383,14 +383,8 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         self.intercept_tangent_ = float(intercept_tangent)
         self._hessian = result.hessian
         self._family = family
-        positive = w > 0
-        self._n_positive = int(np.sum(positive))
-        self._pearson_chi2 = float(
-            np.sum(
-                w[positive]
-                * family.pearson_residuals_squared(y[positive], result.eta[positive])
-            )
-        )
+        self._n_positive = int(np.sum(w > 0))
+        self._pearson_chi2 = family.pearson_chi2(y, result.eta, w)
         self._dispersion = None
         return self
 

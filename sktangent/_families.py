@@ -69,6 +69,19 @@ class Family:
         mu = self.inverse_link(eta)
         return (y - mu) ** 2 / self.variance(mu)
 
+    def pearson_chi2(self, y, eta, sample_weight):
+        """``sum w (y - mu)^2 / V(mu)`` over the samples of positive weight.
+
+        Rows of zero weight are skipped, not multiplied by zero: their
+        ``eta`` need not be meaningful.
+        """
+        rows = sample_weight > 0
+        return float(
+            np.sum(
+                sample_weight[rows] * self.pearson_residuals_squared(y[rows], eta[rows])
+            )
+        )
+
 
 class Normal(Family):
     """Normal distribution with the identity link: ``l = (y - eta)^2 / 2``."""

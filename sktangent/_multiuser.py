@@ -366,14 +366,8 @@ class MultiUserTangentRegressor(RegressorMixin, BaseEstimator):
         self._hessian = hess
         self._family = family
         self.n_iter_ = max(int(n_iter), 1)
-        positive = w > 0
-        self._n_positive = int(np.sum(positive))
-        self._pearson_chi2 = float(
-            np.sum(
-                w[positive]
-                * family.pearson_residuals_squared(y[positive], eta[positive])
-            )
-        )
+        self._n_positive = int(np.sum(w > 0))
+        self._pearson_chi2 = family.pearson_chi2(y, eta, w)
         self._dispersion = None
         return self
 
