@@ -55,6 +55,22 @@ def _curvature_part(est, X, d_dot):
     return out
 
 
+def loo_shift(family, y, w, eta, S_diag):
+    """``(w_i l'_i / (1 - h_i), h_i)``: ``eta_{-i}(x) = eta(x) + shift_i S(x, x_i)``.
+
+    ``S_diag`` holds ``S(x_i, x_i)`` of the training points; ``h_i = w_i
+    l''_i S(x_i, x_i)`` are their leverages.
+    """
+    h = w * family.hessian(y, eta) * S_diag
+    if np.any(h >= 1.0 - 1e-12):
+        raise ValueError(
+            "A training point has leverage 1 to rounding precision: the model "
+            "interpolates it and its leave-one-out fit is undefined. Increase "
+            "alpha."
+        )
+    return w * family.gradient(y, eta) / (1.0 - h), h
+
+
 def leave_one_out(est, X, y, w, with_gradient=False):
     """LOO predictions, their mean deviance and optionally its s-derivative.
 
@@ -69,14 +85,8 @@ def leave_one_out(est, X, y, w, with_gradient=False):
     eta, t = est._eta(X, with_tangent=True)
     lp, lpp = family.gradient(y, eta), family.hessian(y, eta)
     S = est._variance_scale(X)
-    h = w * lpp * S
-    if np.any(h >= 1.0 - 1e-12):
-        raise ValueError(
-            "A training point has leverage 1: the model interpolates it and "
-            "its leave-one-out prediction is undefined. Increase alpha."
-        )
-    shift = w * lp * S / (1.0 - h)
-    eta_loo = eta + shift
+    factor, h = loo_shift(family, y, w, eta, S)
+    eta_loo = eta + factor * S
     n = X.shape[0]
     error = 2.0 * float(np.sum(w * family.loss(y, eta_loo))) / n
     if not with_gradient:

@@ -45,6 +45,7 @@ from sklearn.utils.validation import (
 from ._cv import TangentRegressorCV
 from ._estimator import TangentRegressor
 from ._implicit import PrimalHessian
+from ._loo import loo_shift
 from ._models import row_blocks
 
 __all__ = [
@@ -547,23 +548,6 @@ def self_influence(estimator, X, y):
     return -(est._family.gradient(y, eta) ** 2) * _scale(est, X).diag()
 
 
-def _loo_shift(est, scale, y, w, eta):
-    """``w_i l'_i / (1 - h_i)``, so that ``eta_-i(x) = eta(x) + shift_i S(x, x_i)``.
-
-    Also returns the leverages ``h_i = w_i l''_i S(x_i, x_i)``.
-    """
-    family = est._family
-    S = scale.diag()
-    h = w * family.hessian(y, eta) * S
-    if np.any(h >= 1.0 - 1e-12):
-        raise ValueError(
-            "A training point has leverage 1 to rounding precision: the model "
-            "interpolates it and its leave-one-out fit is undefined. Increase "
-            "alpha."
-        )
-    return w * family.gradient(y, eta) / (1.0 - h), h
-
-
 def leave_one_out(estimator, X, y, *, sample_weight=None):
     r"""Leave-one-out predictions and residuals of the training points.
 
@@ -637,8 +621,9 @@ def leave_one_out(estimator, X, y, *, sample_weight=None):
     est = _check_estimator(estimator)
     X, y, w, eta = _training_set(est, X, y, sample_weight)
     scale = _scale(est, X)
-    shift, h = _loo_shift(est, scale, y, w, eta)
-    eta_loo = eta + shift * scale.diag()
+    S = scale.diag()
+    shift, h = loo_shift(est._family, y, w, eta, S)
+    eta_loo = eta + shift * S
     mu = est._family.inverse_link(eta_loo)
     return Bunch(predictions=mu, residuals=y - mu, linear_predictor=eta_loo, leverage=h)
 
@@ -696,9 +681,10 @@ def memorisation_score(estimator, X, y, *, sample_weight=None):
     est = _check_estimator(estimator)
     X, y, w, eta = _training_set(est, X, y, sample_weight)
     scale = _scale(est, X)
-    shift, _ = _loo_shift(est, scale, y, w, eta)
+    S = scale.diag()
+    shift, _ = loo_shift(est._family, y, w, eta, S)
     family = est._family
-    return family.loss(y, eta + shift * scale.diag()) - family.loss(y, eta)
+    return family.loss(y, eta + shift * S) - family.loss(y, eta)
 
 
 def harm_score(estimator, X, y, X_val, y_val, *, sample_weight=None, method="newton"):
@@ -767,7 +753,7 @@ def harm_score(estimator, X, y, X_val, y_val, *, sample_weight=None, method="new
     family = est._family
     scale = _scale(est, X)
     if method == "newton":
-        shift, _ = _loo_shift(est, scale, y, w, eta)
+        shift, _ = loo_shift(est._family, y, w, eta, scale.diag())
         loss_val = family.loss(y_val, eta_val)
     else:
         step = w * family.gradient(y, eta)
