@@ -13,61 +13,39 @@ so a batch of B picks costs about B passes over the pool and no refit.
 
 import numpy as np
 
+from ._covariance import covariance_scale
 from ._implicit import DualHessian, PrimalHessian
-from ._models import row_blocks
 
 
 class PoolCovariance:
     """``S(x, x')`` on a fixed pool: its diagonal, and columns on demand.
 
-    The pool is whitened once (``O(m p^2)`` for linear models, ``O(m n^2)``
-    for kernel models); each column then costs ``O(m p)`` or ``O(m n)``.
+    With a factorised Hessian the pool is whitened once (``O(m p^2)`` for
+    linear models, ``O(m n^2)`` for kernel models) and each column is then a
+    product. Otherwise ("generic": the conjugate-gradient path, the
+    multi-user view, a precomputed kernel, which raises a clear error) the
+    estimator computes each column, one solve per pick.
     """
 
     def __init__(self, estimator, X_pool):
         self.est = estimator
         self.X = X_pool
-        hess = estimator._hessian
-        # "generic": anything that only offers the estimator-level S (the
-        # conjugate-gradient path, the multi-user model's view).
-        self.kind = "primal" if isinstance(hess, PrimalHessian) else "generic"
-        if isinstance(hess, DualHessian):
-            self.kind = "dual"
-            X_train = (
-                estimator._X_dual if estimator.kernel is None else estimator.X_fit_
-            )
-            parts = [
-                hess.whiten(estimator._train_kernel(X_pool[rows], X_train))
-                for rows in row_blocks(X_pool.shape[0], X_train.shape[0])
-            ]
-            self.Z = np.hstack([z for z, _ in parts])
-            self.border = np.concatenate([b for _, b in parts])
-            self.s = hess.s if hess.fit_intercept else np.inf
-            self.alpha = hess.alpha
-        elif self.kind == "primal":
-            self.Z = np.vstack(
-                [hess.whiten(X_pool[rows]) for rows in row_blocks(X_pool.shape[0], 64)]
-            ).T
-            self.const = 1.0 / hess.d_sum if hess.fit_intercept else 0.0
+        factorised = isinstance(estimator._hessian, (PrimalHessian, DualHessian))
+        self.scale = None
+        if factorised and estimator.kernel != "precomputed":
+            self.scale = covariance_scale(estimator, X_pool)
 
     def diagonal(self):
-        if self.kind == "primal":
-            return np.sum(self.Z**2, axis=0) + self.const
-        if self.kind == "dual":
-            k_diag = self.est._train_kernel_diagonal(self.X)
-            quad = np.sum(self.Z**2, axis=0) - self.border**2 / self.s
-            return np.maximum(k_diag - quad, 0.0) / self.alpha
+        if self.scale is not None:
+            return self.scale.diag()
         return self.est._variance_scale(self.X)
 
     def column(self, j):
         """``S(X_pool, x_j)``."""
-        if self.kind == "primal":
-            return self.Z.T @ self.Z[:, j] + self.const
-        if self.kind == "dual":
-            k = self.est._train_kernel(self.X, self.X[j : j + 1]).ravel()
-            quad = self.Z.T @ self.Z[:, j] - self.border * self.border[j] / self.s
-            return (k - quad) / self.alpha
-        return self.est._cross_variance_scale(self.X, self.X[j : j + 1]).ravel()
+        row = self.X[j : j + 1]
+        if self.scale is not None:
+            return self.scale.cross(row).ravel()
+        return self.est._cross_variance_scale(self.X, row).ravel()
 
 
 def _argmax(scores, order):
