@@ -95,8 +95,9 @@ def main(argv=None):
     print_environment()
     chosen, skipped = registry.select(args.strategies)
     names = list(chosen)
-    for name, reason in skipped.items():
-        print(f"skipped {name}: {reason}")
+    for reason in dict.fromkeys(skipped.values()):
+        which = [n for n, r in skipped.items() if r == reason]
+        print(f"skipped {', '.join(which)}: {reason}")
     config["strategies"] = names
     config.update(n_start=protocol.N_START, max_rows=MAX_ROWS)
     print(

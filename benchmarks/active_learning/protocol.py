@@ -72,7 +72,9 @@ def run_task(dataset, model, seed, names, rounds):
     records = []
     for name in names:
         strategy = registry.STRATEGIES[name]
+        t0 = time.perf_counter()
         curve, times, n_warnings = learning_curve(split, strategy, seed, rounds)
+        total = time.perf_counter() - t0
         records.append(
             {
                 "dataset": dataset,
@@ -83,6 +85,7 @@ def run_task(dataset, model, seed, names, rounds):
                 "curve": curve,
                 "query_seconds": times,
                 "convergence_warnings": n_warnings,
+                "total_seconds": total,  # refits and test errors included
             }
         )
     return records

@@ -167,7 +167,8 @@ def plot(records, out, n_start=10):
     datasets = [d for d in DATASETS if any(c[0] == d for c in cases)]
     models = [m for m in MODELS if any(c[1] == m for c in cases)]
     names = _strategies(records)
-    colours = plt.get_cmap("tab20")(np.arange(20))
+    # the ten dark colours of tab20 first, then their light partners
+    colours = plt.get_cmap("tab20")(np.r_[0:20:2, 1:20:2])
     fig, axes = plt.subplots(
         len(datasets),
         len(models),
