@@ -40,6 +40,25 @@ class PoolCovariance:
             return self.scale.diag()
         return self.est._variance_scale(self.X)
 
+    @staticmethod
+    def has_features(estimator):
+        """Whether :meth:`features` will return a matrix for this estimator."""
+        return isinstance(estimator._hessian, PrimalHessian)
+
+    def features(self):
+        """``F`` with ``S(x_a, x_b) = F_a . F_b`` when ``S`` has that form, else None.
+
+        Linear models with a factorised primal Hessian have it, with
+        ``n_features (+ 1)`` columns.
+        """
+        return getattr(self.scale, "features", lambda: None)()
+
+    def block(self, a, b):
+        """``S(X_pool[a], X_pool[b])`` for index arrays ``a`` and ``b``."""
+        if self.scale is not None:
+            return self.scale.among(a, b)
+        return self.est._cross_variance_scale(self.X[a], self.X[b])
+
     def column(self, j):
         """``S(X_pool, x_j)``."""
         row = self.X[j : j + 1]

@@ -40,6 +40,16 @@ class PrimalScale:
     def cross(self, Xq):
         return self.hess.whiten(Xq) @ self.Z.T + self.offset
 
+    def among(self, a, b):
+        """``S`` between the rows ``a`` and ``b`` of ``X`` (index arrays)."""
+        return self.Z[a] @ self.Z[b].T + self.offset
+
+    def features(self):
+        """``F`` with ``S(x_a, x_b) = F_a . F_b``: ``[z, sqrt(1/sum(d))]``."""
+        if not self.offset:
+            return self.Z
+        return np.column_stack([self.Z, np.full(self.Z.shape[0], np.sqrt(self.offset))])
+
     def diag(self):
         return np.sum(self.Z**2, axis=1) + self.offset
 
@@ -71,6 +81,10 @@ class CGScale:
 
     def cross(self, Xq):
         return np.asarray(safe_sparse_dot(Xq, self.U.T, dense_output=True)) + self.U_b
+
+    def among(self, a, b):
+        dot = safe_sparse_dot(self.X[a], self.U[b].T, dense_output=True)
+        return np.asarray(dot) + self.U_b[b]
 
     def diag(self):
         X = self.X
@@ -117,6 +131,13 @@ class DualScale:
         Zq, bq = self.hess.whiten(training_kernel(self.est, Xq, self.X_fit))
         quad = Zq.T @ self.Z - np.outer(bq, self.b) / self.s
         return (training_kernel(self.est, Xq, self.X) - quad) / self.alpha
+
+    def among(self, a, b):
+        """``S`` between the rows ``a`` and ``b`` of ``X``: no new whitening."""
+        Za, Zb = self.Z[:, a], self.Z[:, b]
+        quad = Za.T @ Zb - np.outer(self.b[a], self.b[b]) / self.s
+        k = training_kernel(self.est, self.X[a], self.X[b])
+        return (k - quad) / self.alpha
 
     def diag(self):
         if self.est.kernel == "precomputed":

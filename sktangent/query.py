@@ -20,8 +20,9 @@ Sherman-Morrison as if the pick had been labelled with its predicted value,
 so later picks avoid what earlier ones already cover, without a refit.
 """
 
-from numbers import Integral
+from numbers import Integral, Real
 
+import numpy as np
 from sklearn.model_selection._search import BaseSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
@@ -30,9 +31,10 @@ from sklearn.utils.validation import check_is_fitted
 from ._batch import greedy_batch
 from ._cv import TangentRegressorCV
 from ._estimator import TangentRegressor
+from ._goal import expected_influence_batch
 from ._multiuser import GroupedView, MultiUserTangentRegressor
 
-__all__ = ["influence_sampling", "variance_sampling"]
+__all__ = ["expected_influence_sampling", "influence_sampling", "variance_sampling"]
 
 
 def _unwrap(learner):
@@ -99,12 +101,71 @@ def _prepare(
     order = None
     if random_tie_break:
         order = check_random_state(random_state).permutation(n_pool)
-    return estimator, X_pool, order
+    return estimator, X_pool, order, transform
 
 
-def _select(learner, X_pool, n_instances, criterion, options, return_score_rows=False):
-    """Validate, then run the greedy batch; shared by every front end."""
-    estimator, X, order = _prepare(learner, X_pool, n_instances, **options)
+def _goal_rows(estimator, transform, X_goal):
+    """The validated goal rows, or None when the goal is the pool."""
+    if X_goal is None:
+        return None
+    if isinstance(estimator, GroupedView):
+        raise ValueError(
+            "X_goal is not supported with a MultiUserTangentRegressor "
+            "learner: the goal is the pool itself (leave X_goal=None)."
+        )
+    if (X_goal.shape[0] if hasattr(X_goal, "shape") else len(X_goal)) == 0:
+        raise ValueError("X_goal is empty: pass at least one goal point.")
+    if transform is not None:
+        X_goal = transform.transform(X_goal)
+    return estimator._validate_query(X_goal)
+
+
+def _check_goal_options(goal_size, noise):
+    if goal_size is not None and (
+        not isinstance(goal_size, Integral) or isinstance(goal_size, bool)
+    ):
+        raise TypeError(f"goal_size must be an integer or None; got {goal_size!r}.")
+    if goal_size is not None and goal_size < 1:
+        raise ValueError(f"goal_size must be at least 1; got {goal_size}.")
+    if not isinstance(noise, Real) or isinstance(noise, bool):
+        raise TypeError(f"noise must be a positive number; got {noise!r}.")
+    if not (np.isfinite(noise) and noise > 0):
+        raise ValueError(
+            f"noise must be a positive finite number (1.0: the model's own noise); "
+            f"got {noise!r}."
+        )
+
+
+def _select(
+    learner,
+    X_pool,
+    n_instances,
+    criterion,
+    options,
+    return_score_rows=False,
+    goal=None,
+):
+    """Validate, then run the greedy batch; shared by every front end.
+
+    ``criterion`` is "influence" or "variance" (:func:`greedy_batch`), or
+    "expected" with ``goal`` the keyword arguments ``X_goal``, ``goal_size``
+    and ``noise`` of :func:`expected_influence_sampling`.
+    """
+    if criterion == "expected":
+        _check_goal_options(goal["goal_size"], goal["noise"])
+    estimator, X, order, transform = _prepare(learner, X_pool, n_instances, **options)
+    if criterion == "expected":
+        return expected_influence_batch(
+            estimator,
+            X,
+            n_instances,
+            _goal_rows(estimator, transform, goal["X_goal"]),
+            goal_size=goal["goal_size"],
+            random_state=options["random_state"],
+            noise=float(goal["noise"]),
+            order=order,
+            return_score_rows=return_score_rows,
+        )
     out = greedy_batch(estimator, X, n_instances, criterion, order, return_score_rows)
     if return_score_rows:
         return out[0], out[1], out[3]
@@ -230,3 +291,116 @@ def variance_sampling(
         "regularity": regularity,
     }
     return _select(learner, X_pool, n_instances, "variance", options)
+
+
+def expected_influence_sampling(
+    learner,
+    X_pool,
+    n_instances=1,
+    *,
+    X_goal=None,
+    goal_size=256,
+    noise=1.0,
+    random_tie_break=False,
+    random_state=None,
+    groups=None,
+    regularity="total",
+):
+    """Query the pool points whose label would move the goal's predictions most.
+
+    The goal-oriented strategy: a pool point ``x`` is ranked by the expected
+    squared influence of its label on the model's predictions over a goal
+    set :math:`G` (the pool itself by default, or ``X_goal``),
+
+    .. math::
+
+        g(x) = \\phi \\sum_{j \\in G} \\omega_j
+               \\frac{S(x_j, x)^2}{\\lambda / d(x) + S(x, x)},
+
+    with :math:`S(x, x') = \\tilde x^\\top H^{-1} \\tilde x'` the posterior
+    covariance scale of the fitted model (:math:`\\mathrm{Cov}(\\eta(x),
+    \\eta(x')) \\approx \\phi S(x, x')`), :math:`d(x) = \\mu'(\\eta)^2 /
+    V(\\mu)` the weight a new label at ``x`` gets in the Hessian,
+    :math:`\\omega_j` the same Fisher weight at the goal point, and
+    :math:`\\lambda` = ``noise``. For the normal family with
+    :math:`\\lambda = 1` it is the reduction of the summed predictive
+    variance over the goal set that labelling ``x`` brings (Cohn's
+    integrated variance reduction), read as an influence; see section 9 of
+    the theory page of the documentation. Where :func:`influence_sampling`
+    ranks a point by what the penalty decides *at that point*, this score
+    ranks it by how much of the goal set its label would settle.
+
+    Parameters
+    ----------
+    learner : TangentRegressor, Pipeline, search CV or modAL learner
+        A fitted model; see the module docstring for what is accepted.
+    X_pool : {array-like, sparse matrix} of shape (n_pool, n_features)
+        Candidate points, in the learner's input space.
+    n_instances : int, default=1
+        Number of points to return. Above 1 the batch is greedy: each pick
+        conditions :math:`S` on the earlier ones by a Sherman-Morrison update
+        (as if labelled at its prediction, with weight :math:`d / \\lambda`),
+        with no refit.
+    X_goal : {array-like, sparse matrix} of shape (n_goal, n_features), \
+            default=None
+        The points whose predictions matter, in the learner's input space,
+        e.g. a validation set or the region where the model will be used.
+        ``None``: the pool. Not supported with a multi-user learner.
+    goal_size : int or None, default=256
+        At most this many goal points are used, drawn without replacement
+        (with ``random_state``, or a fixed seed 0 when it is None, so that
+        repeated queries agree); the scores are scaled to the whole goal
+        set. ``None`` uses every goal point. Cost: one whitening of the pool
+        and of the reference rows against the factorised Hessian (as
+        :func:`variance_sampling`), plus ``n_pool x goal_size`` values of
+        :math:`S` per pick, computed block by block so that no
+        pool x goal array is held.
+    noise : float, default=1.0
+        :math:`\\lambda`, the variance of a new label in units of the
+        model's own noise (the fitted dispersion over the weight). 1 is the
+        model's; smaller values assume quieter labels and favour points
+        that settle more of the goal set.
+    random_tie_break : bool, default=False
+        Break ties between equal scores at random instead of by position.
+    random_state : int, RandomState instance or None, default=None
+        Seed for the goal subsample and for ``random_tie_break``.
+    groups : array-like of shape (n_pool,), default=None
+        The user of every pool row; required for, and only accepted with, a
+        :class:`~sktangent.MultiUserTangentRegressor` learner.
+    regularity : {"total", "global", "user"}, default="total"
+        Ignored by this criterion, which does not involve a tangent; accepted
+        so that every strategy takes the same arguments.
+
+    Returns
+    -------
+    indices : ndarray of shape (n_instances,)
+        Rows of ``X_pool`` to label, in the order picked.
+    scores : ndarray of shape (n_instances,)
+        The score :math:`g` of each pick when it was picked.
+
+    See Also
+    --------
+    influence_sampling : The pointwise influence on model complexity.
+    variance_sampling : The Laplace variance of the predicted mean.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sktangent import TangentRegressor
+    >>> from sktangent.query import expected_influence_sampling
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.uniform(-3, 3, size=(20, 1))
+    >>> reg = TangentRegressor(alpha=0.1, kernel="rbf").fit(X, np.sin(X[:, 0]))
+    >>> pool = np.linspace(-5, 5, 101)[:, None]
+    >>> idx, scores = expected_influence_sampling(reg, pool, n_instances=3)
+    >>> idx.shape, scores.shape
+    ((3,), (3,))
+    """
+    options = {
+        "random_tie_break": random_tie_break,
+        "random_state": random_state,
+        "groups": groups,
+        "regularity": regularity,
+    }
+    goal = {"X_goal": X_goal, "goal_size": goal_size, "noise": noise}
+    return _select(learner, X_pool, n_instances, "expected", options, goal=goal)

@@ -1,9 +1,11 @@
 """Query strategies for scikit-activeml built on the regularity tangent.
 
-:class:`InfluenceSampling` and :class:`VarianceSampling` are pool-based,
-single-annotator query strategies with scikit-activeml's ``query``
-signature. They rank the candidates as :func:`sktangent.query.influence_sampling`
-and :func:`sktangent.query.variance_sampling` do, and ``batch_size > 1``
+:class:`ExpectedInfluenceSampling`, :class:`InfluenceSampling` and
+:class:`VarianceSampling` are pool-based, single-annotator query strategies
+with scikit-activeml's ``query`` signature. They rank the candidates as
+:func:`sktangent.query.expected_influence_sampling`,
+:func:`sktangent.query.influence_sampling` and
+:func:`sktangent.query.variance_sampling` do, and ``batch_size > 1``
 is the same greedy batch: each pick conditions the later ones by
 Sherman-Morrison updates, without a refit.
 
@@ -31,7 +33,7 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra
 from ._estimator import TangentRegressor
 from .query import _select, _unwrap
 
-__all__ = ["InfluenceSampling", "VarianceSampling"]
+__all__ = ["ExpectedInfluenceSampling", "InfluenceSampling", "VarianceSampling"]
 
 
 class _TangentPoolStrategy(SingleAnnotatorPoolQueryStrategy):
@@ -126,7 +128,13 @@ class _TangentPoolStrategy(SingleAnnotatorPoolQueryStrategy):
             "regularity": "total",
         }
         picks, _, cand_utilities = _select(
-            model, X_cand, batch_size, self._criterion, options, return_score_rows=True
+            model,
+            X_cand,
+            batch_size,
+            self._criterion,
+            options,
+            return_score_rows=True,
+            goal=self._goal(),
         )
         query_indices = picks if mapping is None else mapping[picks]
         if not return_utilities:
@@ -137,6 +145,10 @@ class _TangentPoolStrategy(SingleAnnotatorPoolQueryStrategy):
         else:
             utilities[:, mapping] = cand_utilities
         return query_indices, utilities
+
+    def _goal(self):
+        """Keyword arguments of the goal-oriented criterion (None for others)."""
+        return None
 
     def _fitted_model(self, reg, fit_reg, X, y, labeled, sample_weight):
         """The fitted model that :mod:`sktangent.query` accepts."""
@@ -255,3 +267,65 @@ class VarianceSampling(_TangentPoolStrategy):
     """
 
     _criterion = "variance"
+
+
+class ExpectedInfluenceSampling(_TangentPoolStrategy):
+    """Query the candidates whose label would move the pool's predictions most.
+
+    The goal-oriented criterion of
+    :func:`sktangent.query.expected_influence_sampling`, with the candidates
+    as the goal set: the expected squared influence of a label at ``x`` on
+    the predictions over the candidates,
+
+    .. math::
+
+        g(x) = \\phi \\sum_j \\omega_j
+               \\frac{S(x_j, x)^2}{\\lambda / d(x) + S(x, x)},
+
+    the integrated reduction of predictive variance. Batches are greedy,
+    each pick conditioning :math:`S` by Sherman-Morrison, with no refit.
+    ``query`` is that of :class:`InfluenceSampling`.
+
+    Parameters
+    ----------
+    goal_size : int or None, default=256
+        At most this many candidates represent the goal set (a subsample
+        drawn with ``random_state``; ``None``: all of them).
+    noise : float, default=1.0
+        The variance of a new label in units of the model's own noise.
+    missing_label : scalar or np.nan, default=np.nan
+        Value marking an unlabelled sample in ``y``.
+    random_state : int, RandomState instance or None, default=None
+        Seed for the goal subsample and for breaking ties.
+
+    See Also
+    --------
+    sktangent.query.expected_influence_sampling : The strategy in modAL's
+        protocol, which also takes a goal set of its own.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sktangent import TangentRegressor
+    >>> from sktangent.skactiveml import ExpectedInfluenceSampling
+    >>> rng = np.random.RandomState(0)
+    >>> X = rng.uniform(-3, 3, size=(40, 1))
+    >>> y = np.full(40, np.nan)
+    >>> y[:8] = np.sin(X[:8, 0])
+    >>> qs = ExpectedInfluenceSampling(random_state=0)
+    >>> reg = TangentRegressor(alpha=0.1, kernel="rbf")
+    >>> qs.query(X, y, reg, batch_size=3).shape
+    (3,)
+    """
+
+    _criterion = "expected"
+
+    def __init__(
+        self, goal_size=256, noise=1.0, missing_label=MISSING_LABEL, random_state=None
+    ):
+        super().__init__(missing_label=missing_label, random_state=random_state)
+        self.goal_size = goal_size
+        self.noise = noise
+
+    def _goal(self):
+        return {"X_goal": None, "goal_size": self.goal_size, "noise": self.noise}

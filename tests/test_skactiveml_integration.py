@@ -25,11 +25,20 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from sktangent import TangentRegressor  # noqa: E402
-from sktangent.query import influence_sampling, variance_sampling  # noqa: E402
-from sktangent.skactiveml import InfluenceSampling, VarianceSampling  # noqa: E402
+from sktangent.query import (  # noqa: E402
+    expected_influence_sampling,
+    influence_sampling,
+    variance_sampling,
+)
+from sktangent.skactiveml import (  # noqa: E402
+    ExpectedInfluenceSampling,
+    InfluenceSampling,
+    VarianceSampling,
+)
 
 STRATEGIES = {"influence": (InfluenceSampling, influence_sampling)}
 STRATEGIES["variance"] = (VarianceSampling, variance_sampling)
+STRATEGIES["expected"] = (ExpectedInfluenceSampling, expected_influence_sampling)
 
 
 def _problem(n=80, n_labeled=12, seed=0, missing_label=np.nan):
@@ -237,6 +246,7 @@ def test_one_loop_against_scikit_activeml_regression_strategies():
     strategies = {
         "influence": (InfluenceSampling(random_state=0), {"reg": reg}),
         "variance": (VarianceSampling(random_state=0), {"reg": reg}),
+        "expected": (ExpectedInfluenceSampling(random_state=0), {"reg": reg}),
         "random": (RandomSampling(random_state=0), {}),
         "GSx": (GreedySamplingX(random_state=0), {}),
         "iGS": (GreedySamplingTarget(method="GSi", random_state=0), {"reg": reg}),
@@ -257,7 +267,7 @@ def test_one_loop_against_scikit_activeml_regression_strategies():
                 picks = qs.query(X, y, batch_size=2, **kwargs)
                 assert np.all(np.isnan(y[picks])) and len(set(picks.tolist())) == 2
                 y[picks] = y_true[picks]
-            if name in ("influence", "variance"):
+            if name in ("influence", "variance", "expected"):
                 # twelve more labels, wherever they went, improve the fit
                 model = clone(reg).fit(X, y)
                 rmse = np.sqrt(np.mean((model.predict(X_test) - y_test) ** 2))

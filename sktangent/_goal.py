@@ -1,0 +1,197 @@
+"""Goal-oriented acquisition: the expected influence of a label on a goal set.
+
+Labelling a pool point ``x`` (weight ``d = mu'(eta)^2 / V(mu)``, the IRLS
+weight of a new row at its predicted label) moves the linear predictor at a
+goal point ``x_j`` by ``d S(x_j, x) (y - mu) / (1 + d S(x, x))``
+(Sherman-Morrison). Over labels drawn from the model its expected square,
+weighted by the goal point's Fisher weight ``omega_j`` and summed over the
+goal set ``G``, is
+
+    g(x) = phi sum_j omega_j S(x_j, x)^2 / (lambda / d + S(x, x))
+
+with ``lambda = 1`` the model's own noise: Cohn's integrated reduction of
+predictive variance, read as an influence (theory page, section 9). A
+``lambda`` below 1 assumes quieter labels than the model does.
+
+A greedy batch conditions ``S`` on each pick by the rank-one update of the
+other strategies (``_batch``): with ``u_l`` the update vectors of the earlier
+picks, ``S_k = S_0 - sum_l u_l u_l'`` on the pool and the goal rows alike.
+
+Memory stays bounded in two ways, one per shape of ``S``:
+
+* linear models with a factorised primal Hessian have ``S(x, x') = F_x . F_x'``
+  with ``p + 1`` features, so the sum over the *whole* goal set is a quadratic
+  form, ``a_x' M a_x``, with a ``(p + 1 + k)``-square ``M``: exact, no subsample;
+* otherwise (kernel models, the dual, conjugate gradients, multi-user) the
+  goal is represented by at most ``goal_size`` reference rows, whitened once
+  together with the pool, and the pool is scored block by block against them,
+  so no pool x goal array is ever held.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.utils import check_random_state
+
+from ._batch import PoolCovariance, _argmax
+from ._models import row_blocks
+
+
+class _FeatureGoal:
+    """``S = F F'`` on pool and goal rows: the quadratic-form path."""
+
+    def __init__(self, F_pool, F_goal):
+        self.F_pool, self.F_goal = F_pool, F_goal
+        self.scale = 1.0
+
+    def diagonal(self):
+        return np.sum(self.F_pool**2, axis=1)
+
+    def column(self, q):
+        f = self.F_pool[q]
+        return self.F_pool @ f, self.F_goal @ f
+
+    def spread(self, U_pool, U_goal, omega):
+        """``sum_j omega_j S_k(g_j, x)^2`` for every pool row ``x``."""
+        A = np.hstack([self.F_goal, -U_goal])
+        M = A.T @ (omega[:, None] * A)
+        B = np.hstack([self.F_pool, U_pool])
+        return np.einsum("ij,ij->i", B @ M, B)
+
+
+class _BlockGoal:
+    """``S`` from the covariance scale of the pool and goal rows together."""
+
+    def __init__(self, cov, n_pool, goal_rows, scale):
+        self.cov, self.n_pool, self.goal = cov, n_pool, goal_rows
+        self.scale = scale
+        self.blocks = row_blocks(n_pool, goal_rows.size)
+
+    def diagonal(self):
+        return self.cov.diagonal()[: self.n_pool]
+
+    def column(self, q):
+        col = self.cov.column(q)
+        return col[: self.n_pool], col[self.goal]
+
+    def spread(self, U_pool, U_goal, omega):
+        out = np.empty(self.n_pool)
+        for rows in self.blocks:
+            a = np.arange(rows.start, rows.stop)
+            S = self.cov.block(a, self.goal) - U_pool[a] @ U_goal.T
+            out[a] = (S**2) @ omega
+        return out
+
+
+def _geometry(estimator, X_pool, X_goal, goal_size, random_state):
+    """The goal geometry and the goal rows it uses (for their weights)."""
+    n_pool = X_pool.shape[0]
+    goal = X_pool if X_goal is None else X_goal
+    if PoolCovariance.has_features(estimator):
+        F_pool = PoolCovariance(estimator, X_pool).features()
+        F_goal = F_pool
+        if X_goal is not None:
+            F_goal = PoolCovariance(estimator, X_goal).features()
+        return _FeatureGoal(F_pool, F_goal), goal
+    n_goal = goal.shape[0]
+    rows, scale = np.arange(n_goal), 1.0
+    if goal_size is not None and n_goal > goal_size:
+        # A fixed default seed: repeated queries on the same pool agree.
+        rng = check_random_state(0 if random_state is None else random_state)
+        rows = np.sort(rng.choice(n_goal, goal_size, replace=False))
+        scale = n_goal / goal_size
+    if X_goal is None:
+        return _BlockGoal(PoolCovariance(estimator, X_pool), n_pool, rows, scale), (
+            X_pool[rows]
+        )
+    stack = sp.vstack if sp.issparse(X_pool) else np.vstack
+    X_all = stack([X_pool, X_goal[rows]])
+    if sp.issparse(X_all):
+        X_all = X_all.tocsr()
+    cov = PoolCovariance(estimator, X_all)
+    return _BlockGoal(cov, n_pool, n_pool + np.arange(rows.size), scale), X_goal[rows]
+
+
+def expected_influence_batch(
+    estimator,
+    X_pool,
+    n_instances,
+    X_goal=None,
+    *,
+    goal_size=None,
+    random_state=None,
+    noise=1.0,
+    order=None,
+    return_score_rows=False,
+    fisher=True,
+):
+    """Pick ``n_instances`` pool rows by their expected influence on the goal.
+
+    Parameters
+    ----------
+    estimator : fitted TangentRegressor or multi-user view
+    X_pool : validated rows of the pool, shape (N, p)
+    n_instances : int
+    X_goal : validated rows of the goal set, shape (m, p), or None for the pool
+    goal_size : int or None
+        Where the goal is not summed exactly (see the module docstring), at
+        most this many goal rows represent it, drawn with ``random_state`` (a
+        fixed seed when None); the scores are scaled to the whole goal set.
+    noise : float
+        ``lambda``, the variance of a new label in units of the model's.
+    order : ndarray or None
+        A permutation of the pool deciding ties.
+
+    Returns
+    -------
+    indices : ndarray of shape (n_instances,)
+    scores : ndarray of shape (n_instances,)
+        ``g(x)`` of each pick when it was picked.
+    score_rows : ndarray of shape (n_instances, N)
+        Only with ``return_score_rows``: ``g`` on the pool before each pick,
+        NaN at the earlier picks.
+    """
+    geometry, X_ref = _geometry(estimator, X_pool, X_goal, goal_size, random_state)
+    family = estimator._family
+    phi = estimator.dispersion_  # held fixed within a batch
+    d_pool = family.score_variance(estimator._eta(X_pool))
+    omega = family.score_variance(estimator._eta(X_ref))
+    if not fisher:
+        d_pool, omega = np.ones_like(d_pool), np.ones_like(omega)
+    s_diag = geometry.diagonal()
+    # A row the model gives no weight (d = 0, e.g. a Poisson mean that
+    # underflows) cannot move anything: its score is 0, not 0/0.
+    with np.errstate(divide="ignore"):
+        label_noise = np.where(d_pool > 0, noise / d_pool, np.inf)
+
+    n_pool = X_pool.shape[0]
+    U_pool = np.empty((n_pool, 0))  # update vectors, one column per pick
+    U_goal = np.empty((X_ref.shape[0], 0))
+    taken = np.zeros(n_pool, dtype=bool)
+    indices, scores, score_rows = [], [], []
+    for k in range(n_instances):
+        spread = geometry.spread(U_pool, U_goal, omega)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            score = phi * geometry.scale * spread / (label_noise + s_diag)
+        score = np.where(np.isfinite(label_noise), score, 0.0)
+        if return_score_rows:
+            score_rows.append(np.where(taken, np.nan, score))
+        score = np.where(taken, -np.inf, score)
+        q = _argmax(score, order)
+        indices.append(q)
+        scores.append(score[q])
+        taken[q] = True
+        if k == n_instances - 1:
+            break
+        # Condition on the pick, labelled at its prediction with weight d/lambda.
+        col_pool, col_goal = geometry.column(q)
+        col_pool = col_pool - U_pool @ U_pool[q]
+        col_goal = col_goal - U_goal @ U_pool[q]
+        d_q = d_pool[q] / noise
+        factor = np.sqrt(d_q / (1.0 + d_q * col_pool[q]))
+        U_pool = np.column_stack([U_pool, col_pool * factor])
+        U_goal = np.column_stack([U_goal, col_goal * factor])
+        s_diag = s_diag - U_pool[:, -1] ** 2
+    out = (np.asarray(indices), np.asarray(scores))
+    if return_score_rows:
+        return out + (np.array(score_rows),)
+    return out
