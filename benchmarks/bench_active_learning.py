@@ -18,6 +18,7 @@ import argparse
 import os
 import sys
 import time
+from importlib import metadata
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -28,6 +29,16 @@ from active_learning.data import DATASETS, MAX_ROWS, MODELS  # noqa: E402
 
 FULL = {"seeds": 10, "rounds": 40, "datasets": list(DATASETS)}
 QUICK = {"seeds": 2, "rounds": 8, "datasets": ["diabetes", "star98", "anes96"]}
+
+
+OPTIONAL = ("scikit-activeml", "statsmodels", "matplotlib", "torch", "bmdal_reg")
+
+
+def _version(distribution):
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "not installed"
 
 
 def _list(text):
@@ -93,6 +104,7 @@ def main(argv=None):
         report_all(records, args.out)
         return
     print_environment()
+    print(", ".join(f"{name} {_version(name)}" for name in OPTIONAL))
     chosen, skipped = registry.select(args.strategies)
     names = list(chosen)
     for reason in dict.fromkeys(skipped.values()):
