@@ -191,6 +191,8 @@ def plot(records, out, n_start=10):
             ax.set_title(f"{dataset}, {model}")
             ax.set_ylabel(f"test {DATASETS[dataset].error}")
             ax.set_xlabel("labelled points")
+            highest = start = 0.0
+            lowest = np.inf
             for k, name in enumerate(names):
                 key = (dataset, model, name)
                 curves = [
@@ -205,6 +207,14 @@ def plot(records, out, n_start=10):
                 style = ":" if name == "random" else "-" if ours else "--"
                 x = n_start + np.arange(len(mean))
                 ax.plot(x, mean, style, color=colours[k % 20], label=name, lw=1.3)
+                highest, start = max(highest, mean.max()), max(start, mean[0])
+                lowest = min(lowest, mean.min())
+            if highest > 1.5 * start:
+                # one seed's blown-up fit (random's Poisson fits on randhie)
+                # would flatten every other curve; the tables keep it
+                margin = 0.05 * (1.5 * start - lowest)
+                ax.set_ylim(lowest - margin, 1.5 * start)
+                ax.set_title(f"{dataset}, {model} (axis clipped)")
     handles, labels = axes[0, 0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncol=min(len(names), 7))
     fig.savefig(out, dpi=90)
