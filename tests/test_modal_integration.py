@@ -4,6 +4,8 @@ modAL is not in the main test environment; ``.ci/integration_env.sh`` builds
 one where these tests run.
 """
 
+from functools import partial
+
 import numpy as np
 import pytest
 
@@ -27,7 +29,11 @@ from sklearn.pipeline import Pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 from sktangent import TangentRegressor  # noqa: E402
-from sktangent.query import influence_sampling, variance_sampling  # noqa: E402
+from sktangent.query import (  # noqa: E402
+    expected_influence_sampling,
+    influence_sampling,
+    variance_sampling,
+)
 
 
 def _rmse(model, X, y):
@@ -107,6 +113,37 @@ def test_active_learner_variance_sampling_and_kernel_model():
         learner.teach(X_query, y_pool[idx])
         X_pool, y_pool = np.delete(X_pool, idx, axis=0), np.delete(y_pool, idx)
     assert _rmse(learner, X[250:], y[250:]) < rmse_start
+
+
+@pytest.mark.parametrize("n_instances", [1, 4])
+def test_active_learner_expected_influence_with_a_goal_set(n_instances):
+    """modAL passes extra keyword arguments through: a goal set by partial."""
+    (X0, y0), (X_pool, y_pool), (X_test, y_test) = _diabetes_split(seed=1)
+    strategy = partial(expected_influence_sampling, X_goal=X_test, goal_size=64)
+    learner = ActiveLearner(
+        estimator=Pipeline(
+            [
+                ("scale", StandardScaler()),
+                ("reg", TangentRegressor(alpha=1.0, kernel="rbf", gamma=0.1)),
+            ]
+        ),
+        query_strategy=strategy,
+        X_training=X0,
+        y_training=y0,
+    )
+    rmse_start = _rmse(learner, X_test, y_test)
+    for _ in range(20):
+        expected = strategy(learner, X_pool, n_instances=n_instances)
+        idx, X_query, metrics = learner.query(
+            X_pool, n_instances=n_instances, return_metrics=True
+        )
+        np.testing.assert_array_equal(idx, expected[0])
+        np.testing.assert_array_equal(metrics, expected[1])
+        assert np.all(np.isfinite(metrics)) and len(set(idx.tolist())) == n_instances
+        learner.teach(X_query, y_pool[idx])
+        X_pool, y_pool = np.delete(X_pool, idx, axis=0), np.delete(y_pool, idx)
+    assert learner.X_training.shape[0] == 10 + 20 * n_instances
+    assert _rmse(learner, X_test, y_test) < rmse_start
 
 
 def test_committee_regressor_of_tangent_regressors():
