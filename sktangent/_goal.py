@@ -122,7 +122,6 @@ def expected_influence_batch(
     noise=1.0,
     order=None,
     return_score_rows=False,
-    weighting="fisher",
 ):
     """Pick ``n_instances`` pool rows by their expected influence on the goal.
 
@@ -138,8 +137,6 @@ def expected_influence_batch(
         fixed seed when None); the scores are scaled to the whole goal set.
     noise : float
         ``lambda``, the variance of a new label in units of the model's.
-    weighting : {"fisher", "uniform"}
-        ``d`` and ``omega`` are the Fisher weights ``mu'^2 / V(mu)``, or 1.
     order : ndarray or None
         A permutation of the pool deciding ties.
 
@@ -157,8 +154,6 @@ def expected_influence_batch(
     phi = estimator.dispersion_  # held fixed within a batch
     d_pool = family.score_variance(estimator._eta(X_pool))
     omega = family.score_variance(estimator._eta(X_ref))
-    if weighting == "uniform":
-        d_pool, omega = np.ones_like(d_pool), np.ones_like(omega)
     s_diag = geometry.diagonal()
     # A row the model gives no weight (d = 0, e.g. a Poisson mean that
     # underflows) cannot move anything: its score is 0, not 0/0.

@@ -120,9 +120,7 @@ def _goal_rows(estimator, transform, X_goal):
     return estimator._validate_query(X_goal)
 
 
-def _check_goal_options(goal_size, noise, weighting):
-    if weighting not in ("fisher", "uniform"):
-        raise ValueError(f'weighting must be "fisher" or "uniform"; got {weighting!r}.')
+def _check_goal_options(goal_size, noise):
     if goal_size is not None and (
         not isinstance(goal_size, Integral) or isinstance(goal_size, bool)
     ):
@@ -154,7 +152,7 @@ def _select(
     and ``noise`` of :func:`expected_influence_sampling`.
     """
     if criterion == "expected":
-        _check_goal_options(goal["goal_size"], goal["noise"], goal["weighting"])
+        _check_goal_options(goal["goal_size"], goal["noise"])
     estimator, X, order, transform = _prepare(learner, X_pool, n_instances, **options)
     if criterion == "expected":
         return expected_influence_batch(
@@ -165,7 +163,6 @@ def _select(
             goal_size=goal["goal_size"],
             random_state=options["random_state"],
             noise=float(goal["noise"]),
-            weighting=goal["weighting"],
             order=order,
             return_score_rows=return_score_rows,
         )
@@ -304,7 +301,6 @@ def expected_influence_sampling(
     X_goal=None,
     goal_size=256,
     noise=1.0,
-    weighting="fisher",
     random_tie_break=False,
     random_state=None,
     groups=None,
@@ -364,16 +360,6 @@ def expected_influence_sampling(
         model's own noise (the fitted dispersion over the weight). 1 is the
         model's; smaller values assume quieter labels and favour points
         that settle more of the goal set.
-    weighting : {"fisher", "uniform"}, default="fisher"
-        How labels and goal points are weighted beyond the normal family.
-        ``"fisher"``: a new label enters the Hessian with its IRLS weight
-        :math:`d(x) = \\mu'(\\eta)^2 / V(\\mu)` and each goal point counts with
-        its Fisher weight :math:`\\omega_j`, so the score is about the
-        deviance of the goal's predictions. ``"uniform"``: :math:`d = \\omega
-        = 1`, the score is about moves of the linear predictor, as if the
-        model were normal on the link scale; it does not trust the fitted
-        means, which matters early, when a log link can extrapolate them
-        far. Both are the same for the normal and gamma families.
     random_tie_break : bool, default=False
         Break ties between equal scores at random instead of by position.
     random_state : int, RandomState instance or None, default=None
@@ -420,6 +406,5 @@ def expected_influence_sampling(
         "X_goal": X_goal,
         "goal_size": goal_size,
         "noise": noise,
-        "weighting": weighting,
     }
     return _select(learner, X_pool, n_instances, "expected", options, goal=goal)

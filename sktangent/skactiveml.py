@@ -293,9 +293,6 @@ class ExpectedInfluenceSampling(_TangentPoolStrategy):
         drawn with ``random_state``; ``None``: all of them).
     noise : float, default=1.0
         The variance of a new label in units of the model's own noise.
-    weighting : {"fisher", "uniform"}, default="fisher"
-        Fisher weights on labels and goal points, or unit weights; see
-        :func:`sktangent.query.expected_influence_sampling`.
     missing_label : scalar or np.nan, default=np.nan
         Value marking an unlabelled sample in ``y``.
     random_state : int, RandomState instance or None, default=None
@@ -327,19 +324,16 @@ class ExpectedInfluenceSampling(_TangentPoolStrategy):
         self,
         goal_size=256,
         noise=1.0,
-        weighting="fisher",
         missing_label=MISSING_LABEL,
         random_state=None,
     ):
         super().__init__(missing_label=missing_label, random_state=random_state)
         self.goal_size = goal_size
         self.noise = noise
-        self.weighting = weighting
 
     def _goal(self):
         return {
             "X_goal": None,
             "goal_size": self.goal_size,
             "noise": self.noise,
-            "weighting": self.weighting,
         }
