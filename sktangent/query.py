@@ -120,7 +120,32 @@ def _goal_rows(estimator, transform, X_goal):
     return estimator._validate_query(X_goal)
 
 
-def _check_goal_options(goal_size, noise):
+_GOALS = ("auto", "predictions", "complexity")
+
+
+def _resolve_goal(goal, X_goal, family):
+    """The goal that ``goal="auto"`` stands for: a rule on the family.
+
+    Predictions where the variance does not depend on the mean (the normal
+    family) or where the user names goal points; elsewhere the complexity,
+    whose pointwise score does not lean on a Laplace covariance built from
+    means that a few labels determine poorly.
+    """
+    if goal == "complexity" and X_goal is not None:
+        raise ValueError(
+            "X_goal is a set of points whose predictions matter; it applies to "
+            'goal="predictions" (or "auto"), not to goal="complexity".'
+        )
+    if goal != "auto":
+        return goal
+    if X_goal is not None or family.name == "normal":
+        return "predictions"
+    return "complexity"
+
+
+def _check_goal_options(goal, goal_size, noise):
+    if goal not in _GOALS:
+        raise ValueError(f"goal must be one of {_GOALS}; got {goal!r}.")
     if goal_size is not None and (
         not isinstance(goal_size, Integral) or isinstance(goal_size, bool)
     ):
@@ -148,12 +173,15 @@ def _select(
     """Validate, then run the greedy batch; shared by every front end.
 
     ``criterion`` is "influence" or "variance" (:func:`greedy_batch`), or
-    "expected" with ``goal`` the keyword arguments ``X_goal``, ``goal_size``
-    and ``noise`` of :func:`expected_influence_sampling`.
+    "expected" with ``goal`` the keyword arguments ``goal``, ``X_goal``,
+    ``goal_size`` and ``noise`` of :func:`expected_influence_sampling`.
     """
     if criterion == "expected":
-        _check_goal_options(goal["goal_size"], goal["noise"])
+        _check_goal_options(goal["goal"], goal["goal_size"], goal["noise"])
     estimator, X, order, transform = _prepare(learner, X_pool, n_instances, **options)
+    if criterion == "expected":
+        kind = _resolve_goal(goal["goal"], goal["X_goal"], estimator._family)
+        criterion = "influence" if kind == "complexity" else "expected"
     if criterion == "expected":
         return expected_influence_batch(
             estimator,
@@ -298,6 +326,7 @@ def expected_influence_sampling(
     X_pool,
     n_instances=1,
     *,
+    goal="auto",
     X_goal=None,
     goal_size=256,
     noise=1.0,
@@ -403,6 +432,7 @@ def expected_influence_sampling(
         "regularity": regularity,
     }
     goal = {
+        "goal": goal,
         "X_goal": X_goal,
         "goal_size": goal_size,
         "noise": noise,
