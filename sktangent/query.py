@@ -31,6 +31,7 @@ from ._batch import greedy_batch
 from ._cv import TangentRegressorCV
 from ._estimator import TangentRegressor
 from ._multiuser import GroupedView, MultiUserTangentRegressor
+from ._validation import check_finite_scores
 
 __all__ = ["influence_sampling", "variance_sampling"]
 
@@ -106,6 +107,8 @@ def _select(learner, X_pool, n_instances, criterion, options, return_score_rows=
     """Validate, then run the greedy batch; shared by every front end."""
     estimator, X, order = _prepare(learner, X_pool, n_instances, **options)
     out = greedy_batch(estimator, X, n_instances, criterion, order, return_score_rows)
+    # argmax picks a NaN or inf first, so the picks' scores reveal any.
+    check_finite_scores(out[1], f"{criterion} scores of the pool")
     if return_score_rows:
         return out[0], out[1], out[3]
     return out[0], out[1]

@@ -1,0 +1,262 @@
+"""Regression tests of issue 14: no silent NaN, no silently wrong answer."""
+
+import numpy as np
+import pytest
+
+from sktangent import TangentRegressor
+from sktangent.query import influence_sampling, variance_sampling
+
+LOG_LINKS = [
+    ("poisson", None),
+    ("tweedie", 1.5),
+    ("tweedie", 1.0),
+    ("gamma", None),
+]
+
+
+def _counts(seed=0, n=40):
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n, 2))
+    y = rng.poisson(np.exp(0.5 * X[:, 0] - 0.2 * X[:, 1])).astype(float)
+    return X, y
+
+
+# ------------------------------------------------- 1. underflowing means
+@pytest.mark.parametrize("family, power", LOG_LINKS)
+def test_score_variance_has_its_limit_where_the_mean_underflows(family, power):
+    from sktangent._families import get_family
+
+    fam = get_family(family, power)
+    eta = np.array([-2000.0, -800.0, -1.0, 0.0, 3.0])
+    fisher = fam.score_variance(eta)
+    p = {"poisson": 1.0, "gamma": 2.0}.get(family, power)
+    with np.errstate(under="ignore"):
+        expected = np.exp((2 - p) * eta)
+    assert np.all(np.isfinite(fisher))
+    np.testing.assert_allclose(fisher, expected, rtol=1e-12, atol=0)
+    # Where nothing underflows it is mu'^2 / V(mu), as THEORY section 3 says.
+    mid = eta[2:]
+    mu = fam.inverse_link(mid)
+    np.testing.assert_allclose(
+        fisher[2:], fam.mean_derivative(mid) ** 2 / fam.variance(mu), rtol=1e-12
+    )
+
+
+def _underflow_pool(model, rng):
+    """Rows whose mean underflows (eta < -745), then ordinary rows."""
+    far = -np.sign(model.coef_) * 1e4
+    return np.vstack([far, 2 * far, rng.normal(size=(6, 2))])
+
+
+@pytest.mark.parametrize("family, power", LOG_LINKS)
+def test_no_nan_scores_where_the_mean_underflows(family, power):
+    X, y = _counts()
+    y = y + 1.0 if family == "gamma" else y
+    model = TangentRegressor(family=family, power=power).fit(X, y)
+    pool = _underflow_pool(model, np.random.RandomState(1))
+    assert model._eta(pool[:2]).max() < -745
+    scores = model.influence_score(pool)
+    assert np.all(np.isfinite(scores))
+    if family != "gamma":  # mu'^2 / V = mu^(2 - p) -> 0
+        assert np.all(scores[:2] == 0.0)
+    mean, std = model.predict(pool, return_std=True)
+    assert np.all(np.isfinite(mean)) and np.all(np.isfinite(std))
+    for strategy in (influence_sampling, variance_sampling):
+        idx, picked = strategy(model, pool, n_instances=3)
+        assert np.all(np.isfinite(picked))
+        assert len(set(idx.tolist())) == 3
+    idx, picked = influence_sampling(model, pool, n_instances=3)
+    if family != "gamma":
+        # The underflowed rows score 0 and are never picked first.
+        assert idx[0] >= 2
+        np.testing.assert_allclose(picked[0], scores.max())
+
+
+def test_strategies_raise_instead_of_ranking_a_non_finite_score(monkeypatch):
+    X, y = _counts()
+    model = TangentRegressor(family="poisson").fit(X, y)
+    fam = model._family
+
+    def nan_fisher(eta):
+        out = np.ones_like(eta)
+        out[0] = np.nan
+        return out
+
+    monkeypatch.setattr(fam, "score_variance", nan_fisher)
+    with pytest.raises(ValueError, match="not finite"):
+        influence_sampling(model, X[:5], n_instances=2)
+    with pytest.raises(ValueError, match="not finite"):
+        model.influence_score(X[:5])
+
+
+# ------------------------------------------ 2. huge linear predictor
+@pytest.mark.parametrize("family, power", LOG_LINKS)
+def test_huge_linear_predictor_raises_instead_of_capping(family, power):
+    X, y = _counts()
+    y = y + 1.0 if family == "gamma" else y
+    model = TangentRegressor(family=family, power=power).fit(X, y)
+    far = np.vstack([np.sign(model.coef_) * 1e4, X[:2]])
+    assert model._eta(far[1:]).max() < 700
+    calls = [
+        lambda: model.predict(far),
+        lambda: model.predict(far, return_std=True),
+        lambda: model.predict_tangent(far),
+        lambda: influence_sampling(model, far),
+        lambda: variance_sampling(model, far),
+    ]
+    for call in calls:
+        with pytest.raises(ValueError, match="linear predictor reaches"):
+            call()
+    if family == "gamma":
+        # u = phi (d eta / ds)^2 does not involve the mean: still defined.
+        assert np.all(np.isfinite(model.influence_score(far)))
+    else:
+        with pytest.raises(ValueError, match="linear predictor reaches"):
+            model.influence_score(far)
+    # Within range, nothing changes.
+    assert np.all(np.isfinite(model.predict(far[1:], return_std=True)[1]))
+
+
+def test_non_finite_linear_predictor_raises_for_every_family():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(30, 2))
+    model = TangentRegressor().fit(X, X @ [1.0, 2.0])
+    huge = np.array([[1e308, 1e308]])
+    with pytest.raises(ValueError, match="not finite"):
+        model.predict(huge)
+
+
+# ---------------------------------------------------- 3. huge targets
+def test_dispersion_in_scaled_form_for_huge_targets():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(50, 3))
+    y = X @ [1.0, -2.0, 0.5] + 0.3 * rng.normal(size=50)
+    small = TangentRegressor(alpha=1.0).fit(X, y)
+    big = TangentRegressor(alpha=1.0).fit(X, y * 1e200)
+    np.testing.assert_allclose(big.coef_, small.coef_ * 1e200, rtol=1e-10)
+    mean, std = big.predict(X[:5], return_std=True)
+    _, std_small = small.predict(X[:5], return_std=True)
+    assert np.all(np.isfinite(std))
+    np.testing.assert_allclose(std, std_small * 1e200, rtol=1e-10)
+    np.testing.assert_allclose(big._phi_root(), np.sqrt(small.dispersion_) * 1e200)
+    # phi ~ 1e399 is beyond float64; the scores (~1e800) cannot be held either:
+    # a clear error, never inf or NaN.
+    assert big.dispersion_ == np.inf
+    with pytest.raises(ValueError, match="not finite"):
+        big.influence_score(X[:5])
+    with pytest.raises(ValueError, match="not finite"):
+        influence_sampling(big, X[:5])
+    # On a scale where the scores fit (u scales as y^4) they are exact.
+    mid = TangentRegressor(alpha=1.0).fit(X, y * 1e50)
+    np.testing.assert_allclose(
+        mid.influence_score(X[:5]) / 1e200, small.influence_score(X[:5]), rtol=1e-8
+    )
+
+
+# ------------------------------------ 4. feature names through the CV model
+def test_cv_checks_feature_names_everywhere():
+    pd = pytest.importorskip("pandas")
+    from sktangent import TangentRegressorCV
+    from sktangent import influence as inf
+
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame(rng.normal(size=(40, 3)), columns=["a", "b", "c"])
+    y = X.to_numpy() @ [1.0, -2.0, 0.5] + 0.1 * rng.normal(size=40)
+    cv = TangentRegressorCV(alphas=[0.1, 1.0, 10.0]).fit(X, y)
+    swapped = X[["c", "a", "b"]]
+    calls = [
+        lambda: cv.predict(swapped),
+        lambda: cv.predict(swapped, return_std=True),
+        lambda: cv.predict_tangent(swapped),
+        lambda: cv.influence_score(swapped),
+        lambda: influence_sampling(cv, swapped),
+        lambda: variance_sampling(cv, swapped),
+        lambda: inf.self_influence(cv, swapped, y),
+        lambda: inf.leave_one_out(cv, swapped, y),
+        lambda: inf.prediction_influence(cv, X, y, swapped),
+    ]
+    for call in calls:
+        with pytest.raises(ValueError, match="feature names"):
+            call()
+    # The same frame in the right order still works, identically to arrays.
+    np.testing.assert_allclose(cv.predict(X), cv.estimator_.predict(X))
+
+
+# --------------------------------------------------- 7. targets as strings
+@pytest.mark.parametrize("estimator", ["single", "cv", "multi"])
+def test_numeric_strings_as_targets_are_accepted_like_ridge(estimator):
+    from sklearn.linear_model import Ridge
+
+    from sktangent import MultiUserTangentRegressor, TangentRegressorCV
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(20, 2))
+    y = X @ [1.0, 2.0] + 0.1 * rng.normal(size=20)
+    y_str = np.array([f"{v:.6f}" for v in y])
+    make = {
+        "single": lambda: TangentRegressor(),
+        "cv": lambda: TangentRegressorCV(alphas=[1.0]),
+        "multi": lambda: MultiUserTangentRegressor(),
+    }[estimator]
+    model = make().fit(X, y_str)
+    np.testing.assert_allclose(
+        model.predict(X), make().fit(X, y_str.astype(float)).predict(X)
+    )
+    if estimator == "single":
+        np.testing.assert_allclose(model.coef_, Ridge().fit(X, y_str).coef_)
+        model.influence_score(X[:3], y_str[:3])
+    with pytest.raises(ValueError, match="y must be numeric"):
+        make().fit(X, np.array(["cat", "dog"] * 10))
+
+
+def test_binomial_accepts_string_zero_one():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(30, 2))
+    y = (X[:, 0] + 0.5 * rng.normal(size=30) > 0).astype(int)
+    a = TangentRegressor(family="binomial").fit(X, y.astype(str))
+    b = TangentRegressor(family="binomial").fit(X, y)
+    np.testing.assert_allclose(a.coef_, b.coef_)
+
+
+# ------------------------------------------ 8. set_params after fit
+@pytest.mark.parametrize(
+    "change",
+    [{"kernel": "rbf"}, {"alpha": 3.0}, {"family": "poisson"}, {"dispersion": "fixed"}],
+)
+def test_changing_the_model_after_fit_asks_for_a_refit(change):
+    from sktangent.influence import self_influence
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(30, 2))
+    y = np.abs(X @ [1.0, 2.0]) + 1.0
+    model = TangentRegressor().fit(X, y)
+    model.set_params(**change)
+    for call in (
+        lambda: model.predict(X),
+        lambda: model.influence_score(X),
+        lambda: model.dispersion_,
+        lambda: self_influence(model, X, y),
+        lambda: influence_sampling(model, X),
+    ):
+        with pytest.raises(ValueError, match="changed after fit.*fit again"):
+            call()
+    # Settings that do not define the model may change.
+    model2 = TangentRegressor().fit(X, y).set_params(max_iter=5, solver="auto")
+    model2.predict(X)
+    model.fit(X, y).predict(X)
+
+
+# ------------------------------------------ 10. power with another family
+def test_power_with_another_family_warns():
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(20, 2))
+    y = X @ [1.0, 2.0]
+    with pytest.warns(UserWarning, match="only used with family='tweedie'"):
+        TangentRegressor(power=1.5).fit(X, y)
+    from sktangent import MultiUserTangentRegressor, TangentRegressorCV
+
+    with pytest.warns(UserWarning, match="only used with family='tweedie'"):
+        MultiUserTangentRegressor(power=1.5).fit(X, y)
+    with pytest.warns(UserWarning, match="only used with family='tweedie'") as rec:
+        TangentRegressorCV(alphas=[0.1, 1.0], power=1.5).fit(X, y)
+    assert len(rec) == 1
