@@ -109,23 +109,30 @@ def _line_search(objective_at, theta, step, value, slope, max_halvings=50):
 def _damped_newton(theta, value_at, gradient_at, step_at, max_iter, tol, scale):
     """Newton's method with backtracking, shared by the linear and kernel GLMs.
 
-    Stops when ``max|grad J| <= tol * scale`` (``scale = sum(w)``: the
+    Stops when both ``max|grad J| <= tol * scale`` (``scale = sum(w)``: the
     gradient of the weight-normalised objective of scikit-learn's GLMs is
-    below ``tol``), or after a final full step once the Newton decrement is
-    at rounding level. Warns with a ConvergenceWarning otherwise.
+    below ``tol``) and the Newton decrement ``grad' H^-1 grad / 2 <= tol *
+    scale`` -- the second test, as in scikit-learn's Newton solver, is
+    invariant to the scale of the features, so tiny features (a tiny
+    gradient at the start) cannot stop the solver before its first step --
+    or after a final full step once the decrement is at rounding level.
+    Warns with a ConvergenceWarning otherwise.
     """
     value = value_at(theta)
     n_iter = 0
     while True:
         grad = gradient_at(theta)
         gnorm = float(np.max(np.abs(grad)))
-        if gnorm <= tol * scale:
-            break
-        if n_iter >= max_iter:
+        if n_iter >= max_iter and gnorm > tol * scale:
             _not_converged(n_iter, gnorm / scale, tol)
             break
         step = step_at(theta, grad)
         slope = float(grad @ step)
+        if gnorm <= tol * scale and -0.5 * slope <= tol * scale:
+            break
+        if n_iter >= max_iter:
+            _not_converged(n_iter, gnorm / scale, tol)
+            break
         n_iter += 1
         if -slope <= 1e-10 * max(1.0, abs(value)):
             # Within rounding distance of the quadratic model, where the line

@@ -260,3 +260,35 @@ def test_power_with_another_family_warns():
     with pytest.warns(UserWarning, match="only used with family='tweedie'") as rec:
         TangentRegressorCV(alphas=[0.1, 1.0], power=1.5).fit(X, y)
     assert len(rec) == 1
+
+
+# ------------------------------- 5. convergence test that scales with X
+@pytest.mark.parametrize("family", ["poisson", "gamma", "binomial"])
+def test_glm_solver_does_not_stop_at_the_start_for_small_features(family):
+    from sklearn.linear_model import (
+        GammaRegressor,
+        LogisticRegression,
+        PoissonRegressor,
+    )
+
+    rng = np.random.RandomState(0)
+    n = 60
+    X = rng.normal(size=(n, 2))
+    eta = 0.5 * X[:, 0] - 0.3 * X[:, 1]
+    if family == "poisson":
+        y = rng.poisson(np.exp(eta)).astype(float)
+        ref = PoissonRegressor(alpha=1e-12 / n, solver="newton-cholesky", tol=1e-12)
+    elif family == "gamma":
+        y = rng.gamma(2.0, np.exp(eta) / 2.0)
+        ref = GammaRegressor(alpha=1e-12 / n, solver="newton-cholesky", tol=1e-12)
+    else:
+        y = (rng.uniform(size=n) < 1 / (1 + np.exp(-eta))).astype(float)
+        ref = LogisticRegression(C=1e12, solver="newton-cholesky", tol=1e-12)
+    small = TangentRegressor(family=family, alpha=1e-12).fit(X * 1e-6, y)
+    # The same problem on the unit scale: alpha * scale^-2.
+    unit = TangentRegressor(family=family, alpha=1.0).fit(X, y)
+    assert small.n_iter_ > 1
+    assert np.all(small.coef_ != 0)
+    np.testing.assert_allclose(small.coef_ * 1e-6, unit.coef_, rtol=1e-6)
+    ref.fit(X * 1e-6, y)
+    np.testing.assert_allclose(small.coef_, np.ravel(ref.coef_), rtol=1e-5)
