@@ -61,6 +61,17 @@ def _factorise(A, what):
     return L
 
 
+def constant_columns(X):
+    """Mask of the columns of ``X`` that hold one value in every row."""
+    if X.shape[0] == 0:
+        return np.zeros(X.shape[1], dtype=bool)
+    if hasattr(X, "toarray"):
+        spread = X.max(axis=0) - X.min(axis=0)
+        spread = spread.toarray() if hasattr(spread, "toarray") else spread
+        return np.ravel(np.asarray(spread)) == 0
+    return np.all(X == X[0], axis=0)
+
+
 def _inverse_trace(L):
     """``trace(A^-1)`` from the lower Cholesky factor ``L`` of ``A``."""
     Linv, info = lapack.dtrtri(L, lower=1)
@@ -85,9 +96,25 @@ class PrimalHessian:
     exact_centering : bool, default=True
         Centre the rows before forming the Gram matrix (robust to columns
         with large means) rather than subtracting ``sum(d) xbar xbar'``.
+        With an intercept it also makes constant columns exactly inert, as
+        in :class:`~sklearn.linear_model.Ridge`: their mean is their value,
+        their centred column exactly zero (``constant`` marks them).
+    constant : ndarray of bool, optional
+        The constant columns, when the caller already knows them (the
+        Newton iterations, which skip exact centring but would otherwise
+        lose a constant column with a large value to cancellation).
     """
 
-    def __init__(self, X, d, alpha, fit_intercept, work=None, exact_centering=True):
+    def __init__(
+        self,
+        X,
+        d,
+        alpha,
+        fit_intercept,
+        work=None,
+        exact_centering=True,
+        constant=None,
+    ):
         self.alpha = alpha
         self.fit_intercept = fit_intercept
         self.n_features = X.shape[1]
@@ -102,7 +129,18 @@ class PrimalHessian:
             self.x_mean = np.asarray(safe_sparse_dot(X.T, d)).ravel() / self.d_sum
         else:
             self.x_mean = np.zeros(X.shape[1])
+        self.constant = np.zeros(X.shape[1], dtype=bool)
+        if fit_intercept and (exact_centering or constant is not None):
+            # A weighted mean of equal values need not round back to the
+            # value; the centred column must be exactly 0 for the column to
+            # be ignored (coefficient and tangent exactly 0).
+            self.constant = constant_columns(X) if constant is None else constant
+            if np.any(self.constant):
+                first = X[:1].toarray() if hasattr(X, "toarray") else X[:1]
+                self.x_mean[self.constant] = np.ravel(first)[self.constant]
         A = self._gram(X, d, work, exact_centering)
+        A[self.constant, :] = 0.0
+        A[:, self.constant] = 0.0
         A.flat[:: self.n_features + 1] += alpha
         self.L = _factorise(A, "penalised Hessian X'DX + alpha*I")
         self._Linv = None

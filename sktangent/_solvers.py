@@ -18,7 +18,7 @@ from scipy import optimize
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.extmath import safe_sparse_dot
 
-from ._implicit import CGHessian, DualHessian, PrimalHessian
+from ._implicit import CGHessian, DualHessian, PrimalHessian, constant_columns
 from ._objective import Objective
 
 
@@ -40,6 +40,7 @@ def fit_normal_primal(X, y, w, alpha, fit_intercept):
     y_mean = float(w @ y) / hess.d_sum if fit_intercept else 0.0
     # Xc' W (y - ybar) = X' W (y - ybar) because sum W (y - ybar) = 0.
     Xy = np.asarray(safe_sparse_dot(X.T, w * (y - y_mean))).ravel()
+    Xy[hess.constant] = 0.0  # their centred columns are exactly zero
     coef, _ = hess.solve(Xy)
     intercept = y_mean - float(hess.x_mean @ coef) if fit_intercept else 0.0
     eta = np.asarray(safe_sparse_dot(X, coef)).ravel() + intercept
@@ -219,9 +220,12 @@ def fit_newton_primal(
 
     # One scratch copy of X for the weighted rows, shared by every iteration.
     work = None if hasattr(X, "toarray") else np.empty_like(X)
+    constant = constant_columns(X) if fit_intercept else None
 
     def hessian_at(d):
-        return PrimalHessian(X, d, alpha, fit_intercept, work, exact_centering=False)
+        return PrimalHessian(
+            X, d, alpha, fit_intercept, work, exact_centering=False, constant=constant
+        )
 
     def step_at(theta, grad):
         d, observed = _iteration_weights(family, y, w, obj.eta(theta))
@@ -241,12 +245,23 @@ def fit_newton_primal(
     theta, n_iter = _damped_newton(
         theta, obj.value, obj.gradient, step_at, max_iter, tol, float(np.sum(w))
     )
+    if not final_hessian:
+        coef, intercept = obj.split(theta)
+        return FitResult(coef.copy(), float(intercept), None, obj.eta(theta), n_iter)
+    if fit_intercept and np.any(constant):
+        # A constant column duplicates the intercept, so its penalised
+        # coefficient is 0 at the optimum; the iterations leave rounding
+        # noise there, which moves to the intercept (same training fit).
+        theta = theta.copy()
+        values = X[:1].toarray().ravel() if hasattr(X, "toarray") else X[0]
+        theta[-1] += float(values[constant] @ theta[:-1][constant])
+        theta[:-1][constant] = 0.0
     eta = obj.eta(theta)
     coef, intercept = obj.split(theta)
-    if not final_hessian:
-        return FitResult(coef.copy(), float(intercept), None, eta, n_iter)
     # The tangent's Hessian, at the final iterate and exactly centred.
-    hess = PrimalHessian(X, obj.curvature_weights(theta), alpha, fit_intercept, work)
+    hess = PrimalHessian(
+        X, obj.curvature_weights(theta), alpha, fit_intercept, work, constant=constant
+    )
     return FitResult(coef.copy(), float(intercept), hess, eta, n_iter)
 
 

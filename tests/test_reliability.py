@@ -292,3 +292,44 @@ def test_glm_solver_does_not_stop_at_the_start_for_small_features(family):
     np.testing.assert_allclose(small.coef_ * 1e-6, unit.coef_, rtol=1e-6)
     ref.fit(X * 1e-6, y)
     np.testing.assert_allclose(small.coef_, np.ravel(ref.coef_), rtol=1e-5)
+
+
+# ------------------------------------------- 6. constant columns ignored
+@pytest.mark.parametrize("family", ["normal", "poisson"])
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_constant_column_is_exactly_ignored(family, sparse, weighted):
+    import scipy.sparse as sp
+    from sklearn.linear_model import Ridge
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(40, 3))
+    w = rng.uniform(0.5, 2.0, size=40) if weighted else None
+    if family == "normal":
+        y = X[:, 0] + rng.normal(size=40)
+    else:
+        y = rng.poisson(np.exp(0.3 * X[:, 0])).astype(float)
+    X_const = X.copy()
+    X_const[:, 1] = 1e8
+    X_fit = sp.csr_matrix(X_const) if sparse else X_const
+    model = TangentRegressor(family=family).fit(X_fit, y, sample_weight=w)
+    assert model.coef_[1] == 0.0
+    assert model.coef_tangent_[1] == 0.0
+    reduced = np.delete(X, 1, axis=1)
+    without = TangentRegressor(family=family).fit(reduced, y, sample_weight=w)
+    X_zero = X.copy()
+    X_zero[:, 1] = 0.0  # where the constant feature is absent
+    rtol = 1e-10 if family == "normal" else 1e-6
+    np.testing.assert_allclose(
+        model.predict(X_zero), without.predict(reduced), rtol=rtol
+    )
+    reference = without.influence_score(reduced)
+    np.testing.assert_allclose(
+        model.influence_score(X_const),
+        reference,
+        rtol=1e-6,
+        atol=1e-9 * reference.max(),
+    )
+    if family == "normal":
+        ridge = Ridge().fit(X_const, y, sample_weight=w)
+        np.testing.assert_allclose(model.coef_, ridge.coef_, rtol=1e-10, atol=1e-12)
