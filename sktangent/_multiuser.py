@@ -19,6 +19,7 @@ from numbers import Integral, Real
 import numpy as np
 from scipy import linalg
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
+from sklearn.metrics import r2_score
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
     _check_sample_weight,
@@ -158,8 +159,13 @@ class MultiUserTangentRegressor(RegressorMixin, BaseEstimator):
     Users are passed as ``groups`` to ``fit``, ``predict`` and the scores;
     a user not seen in ``fit`` gets the global model. Without ``groups``,
     ``fit`` treats all rows as one user and the other methods use the global
-    model, which is what scikit-learn's tools (``score``, cross-validation)
-    see.
+    model. scikit-learn's tools (``GridSearchCV``, ``cross_validate``) pass
+    ``groups`` only to the splitter unless metadata routing is enabled:
+    ``sklearn.set_config(enable_metadata_routing=True)`` and
+    ``MultiUserTangentRegressor().set_fit_request(groups=True)`` (and
+    ``.set_score_request(groups=True)``) route it to ``fit`` (and
+    :meth:`score`) as well; without them every candidate is fitted as a
+    single user.
 
     Read more in the :ref:`User Guide <multiuser>`.
 
@@ -495,6 +501,29 @@ class MultiUserTangentRegressor(RegressorMixin, BaseEstimator):
         eta = self._user_eta(Xt, codes, self._theta)
         check_eta(self._family, eta)
         return self._family.inverse_link(eta)
+
+    def score(self, X, y, groups=None, sample_weight=None):
+        """:math:`R^2` of the predictions for each row's user.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Test points.
+        y : array-like of shape (n_samples,)
+            Their targets.
+        groups : array-like of shape (n_samples,), default=None
+            The user of every row (``None``: the global model). With
+            scikit-learn's metadata routing enabled, request it with
+            ``set_score_request(groups=True)`` so that search tools pass it.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+            :func:`~sklearn.metrics.r2_score` of ``predict(X, groups)``.
+        """
+        return r2_score(y, self.predict(X, groups=groups), sample_weight=sample_weight)
 
     def predict_tangent(self, X, groups=None):
         """``d mu / d s_k`` for each regularity parameter.

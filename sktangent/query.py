@@ -78,6 +78,12 @@ def _prepare(
             "groups only apply to a MultiUserTangentRegressor learner; this one "
             f"wraps a {type(estimator).__name__}."
         )
+    if groups is None and multi_user:
+        raise ValueError(
+            "groups is required with a MultiUserTangentRegressor learner: pass "
+            "the user of every pool row (groups=...); a new user gets the "
+            "global model."
+        )
     if not isinstance(n_instances, Integral) or isinstance(n_instances, bool):
         raise TypeError(f"n_instances must be an integer; got {n_instances!r}.")
     if n_instances < 1:

@@ -333,3 +333,72 @@ def test_constant_column_is_exactly_ignored(family, sparse, weighted):
     if family == "normal":
         ridge = Ridge().fit(X_const, y, sample_weight=w)
         np.testing.assert_allclose(model.coef_, ridge.coef_, rtol=1e-10, atol=1e-12)
+
+
+# --------------------------------------------- 9. the multi-user groups
+def _users(seed=0, n=90):
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n, 2))
+    users = rng.randint(3, size=n)
+    y = X @ [1.0, -1.0] + 2.0 * users + 0.1 * rng.normal(size=n)
+    return X, y, users
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ("2d", "groups must be a 1-D array"),
+        ("mixed", "groups must hold users of one kind"),
+        ("nan", "groups"),
+    ],
+)
+def test_multiuser_groups_errors_name_groups(bad, match):
+    from sktangent import MultiUserTangentRegressor
+
+    X, y, users = _users()
+    groups = {
+        "2d": np.column_stack([users, users]),
+        "mixed": np.array(["a", 1] * 45, dtype=object),
+        "nan": np.where(users == 0, np.nan, users),
+    }[bad]
+    with pytest.raises(ValueError, match=match):
+        MultiUserTangentRegressor().fit(X, y, groups=groups)
+    model = MultiUserTangentRegressor().fit(X, y, groups=users)
+    with pytest.raises(ValueError, match=match):
+        model.predict(X, groups=groups)
+
+
+def test_strategies_require_groups_with_a_multiuser_learner():
+    from sktangent import MultiUserTangentRegressor
+
+    X, y, users = _users()
+    model = MultiUserTangentRegressor().fit(X, y, groups=users)
+    for strategy in (influence_sampling, variance_sampling):
+        with pytest.raises(ValueError, match="groups is required"):
+            strategy(model, X)
+        idx, _ = strategy(model, X, groups=users)
+        assert idx.shape == (1,)
+
+
+def test_grid_search_routes_groups_to_the_multiuser_model():
+    import sklearn
+    from sklearn.model_selection import GridSearchCV, GroupKFold, KFold
+
+    from sktangent import MultiUserTangentRegressor
+
+    X, y, users = _users()
+    grid = {"alpha_user": [0.01, 100.0]}
+    with sklearn.config_context(enable_metadata_routing=True):
+        est = (
+            MultiUserTangentRegressor()
+            .set_fit_request(groups=True)
+            .set_score_request(groups=True)
+        )
+        search = GridSearchCV(est, grid, cv=GroupKFold(3)).fit(X, y, groups=users)
+        np.testing.assert_array_equal(search.best_estimator_.users_, [0, 1, 2])
+        # Seen users are scored with their own models: a small alpha_user wins.
+        search = GridSearchCV(est, grid, cv=KFold(3)).fit(X, y, groups=users)
+        assert search.best_params_ == {"alpha_user": 0.01}
+        assert search.best_score_ > 0.99
+    model = MultiUserTangentRegressor(alpha_user=0.01).fit(X, y, groups=users)
+    assert model.score(X, y, groups=users) > model.score(X, y)
