@@ -402,3 +402,59 @@ def test_grid_search_routes_groups_to_the_multiuser_model():
         assert search.best_score_ > 0.99
     model = MultiUserTangentRegressor(alpha_user=0.01).fit(X, y, groups=users)
     assert model.score(X, y, groups=users) > model.score(X, y)
+
+
+# ---------------------------------- 11. dispersion for over-dispersed data
+def _negative_binomial(seed, size=2.0, n=400, m=4000):
+    rng = np.random.RandomState(seed)
+    X = rng.normal(size=(n + m, 2))
+    mu = np.exp(1.5 + 0.4 * X[:, 0] - 0.3 * X[:, 1])
+    # Variance mu + mu^2 / size: over-dispersed relative to Poisson.
+    y = rng.negative_binomial(size, size / (size + mu)).astype(float)
+    return X[:n], y[:n], X[n:], y[n:]
+
+
+def test_pearson_dispersion_gives_honest_intervals_on_overdispersed_counts():
+    coverage = {"fixed": [], "pearson": []}
+    for seed in range(5):
+        X, y, X_test, y_test = _negative_binomial(seed)
+        for mode in coverage:
+            model = TangentRegressor(family="poisson", dispersion=mode).fit(X, y)
+            mean, std = model.predict(X_test, return_std=True)
+            coverage[mode].append(np.mean(np.abs(y_test - mean) <= 1.96 * std))
+    # Measured: fixed 0.778 (0.769-0.788), pearson 0.946 (0.933-0.952).
+    assert np.mean(coverage["fixed"]) < 0.85
+    assert 0.93 <= np.mean(coverage["pearson"]) <= 0.97
+    assert min(coverage["pearson"]) >= 0.92
+
+
+def test_pearson_dispersion_matches_statsmodels_quasi_poisson():
+    sm = pytest.importorskip("statsmodels.api")
+    X, y, _, _ = _negative_binomial(0, n=300, m=0)
+    model = TangentRegressor(family="poisson", alpha=1e-8, dispersion="pearson")
+    model.fit(X, y)
+    ref = sm.GLM(y, sm.add_constant(X), family=sm.families.Poisson()).fit(scale="X2")
+    np.testing.assert_allclose(model.dispersion_, ref.scale, rtol=1e-5)
+    fixed = TangentRegressor(family="poisson", alpha=1e-8).fit(X, y)
+    assert fixed.dispersion == "auto" and fixed.dispersion_ == 1.0
+    np.testing.assert_allclose(
+        model.influence_score(X[:5]), ref.scale * fixed.influence_score(X[:5])
+    )
+    _, picked = influence_sampling(model, X[:20])
+    _, picked_fixed = influence_sampling(fixed, X[:20])
+    np.testing.assert_allclose(picked, ref.scale * picked_fixed)
+
+
+def test_dispersion_parameter_on_every_estimator():
+    from sktangent import MultiUserTangentRegressor, TangentRegressorCV
+
+    X, y, _, _ = _negative_binomial(1, n=200, m=0)
+    normal = TangentRegressor(dispersion="fixed").fit(X, np.log1p(y))
+    assert normal.dispersion_ == 1.0
+    cv = TangentRegressorCV(family="poisson", dispersion="pearson").fit(X, y)
+    assert cv.estimator_.dispersion == "pearson" and cv.estimator_.dispersion_ > 1.5
+    multi = MultiUserTangentRegressor(family="poisson", dispersion="pearson")
+    assert multi.fit(X, y).dispersion_ > 1.5
+    assert MultiUserTangentRegressor(family="poisson").fit(X, y).dispersion_ == 1.0
+    with pytest.raises(ValueError, match="dispersion"):
+        TangentRegressor(dispersion="deviance").fit(X, y)
