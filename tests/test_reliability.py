@@ -458,3 +458,55 @@ def test_dispersion_parameter_on_every_estimator():
     assert MultiUserTangentRegressor(family="poisson").fit(X, y).dispersion_ == 1.0
     with pytest.raises(ValueError, match="dispersion"):
         TangentRegressor(dispersion="deviance").fit(X, y)
+
+
+# -------------------------------------------- 12. pipelines everywhere
+def test_every_influence_function_accepts_a_pipeline():
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from sktangent import influence as inf
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(50, 3)) * [1.0, 10.0, 100.0] + 5.0
+    y = X @ [1.0, -0.2, 0.01] + 0.1 * rng.normal(size=50)
+    X_tr, y_tr, X_val, y_val = X[:35], y[:35], X[35:], y[35:]
+    pipe = make_pipeline(StandardScaler(), TangentRegressor(alpha=1.0))
+    pipe.fit(X_tr, y_tr)
+    model = pipe[-1]
+    Z_tr, Z_val = pipe[0].transform(X_tr), pipe[0].transform(X_val)
+    pairs = [
+        (
+            inf.parameter_influence(pipe, X_tr, y_tr),
+            inf.parameter_influence(model, Z_tr, y_tr),
+        ),
+        (
+            inf.prediction_influence(pipe, X_tr, y_tr, X_val),
+            inf.prediction_influence(model, Z_tr, y_tr, Z_val),
+        ),
+        (
+            inf.loss_influence(pipe, X_tr, y_tr, X_val, y_val),
+            inf.loss_influence(model, Z_tr, y_tr, Z_val, y_val),
+        ),
+        (inf.self_influence(pipe, X_tr, y_tr), inf.self_influence(model, Z_tr, y_tr)),
+        (
+            inf.leave_one_out(pipe, X_tr, y_tr).predictions,
+            inf.leave_one_out(model, Z_tr, y_tr).predictions,
+        ),
+        (
+            inf.memorisation_score(pipe, X_tr, y_tr),
+            inf.memorisation_score(model, Z_tr, y_tr),
+        ),
+        (
+            inf.harm_score(pipe, X_tr, y_tr, X_val, y_val),
+            inf.harm_score(model, Z_tr, y_tr, Z_val, y_val),
+        ),
+    ]
+    for got, expected in pairs:
+        np.testing.assert_allclose(got, expected, rtol=1e-12)
+    result = inf.drop_harmful(pipe, X_tr, y_tr, X_val, y_val, n_drop=2)
+    expected = inf.drop_harmful(model, Z_tr, y_tr, Z_val, y_val, n_drop=2)
+    np.testing.assert_array_equal(result.dropped, expected.dropped)
+    assert type(result.estimator) is type(pipe)  # the whole pipeline, refitted
+    with pytest.raises(TypeError, match="Pipeline"):
+        inf.self_influence(make_pipeline(StandardScaler()).fit(X), X, y)
