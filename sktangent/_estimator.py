@@ -545,8 +545,9 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
     def _cross_variance_scale(self, Xa, Xb):
         """``S(x_a, x_b) = Cov(eta(x_a), eta(x_b)) / dispersion``, (n_a, n_b).
 
-        The posterior covariance scale of THEORY section 4 (in function space
-        for kernel models); every influence function is built from it.
+        The posterior covariance scale of section 4 of the theory page
+        (docs/theory.rst), in function space for kernel models; every
+        influence function is built from it.
         """
         hess = self._hessian
         if self.kernel is None and self._X_dual is None:

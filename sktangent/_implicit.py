@@ -1,6 +1,6 @@
 """The one factorised Hessian behind fitting, the tangent and the influences.
 
-Two shapes of the same object (THEORY section 2):
+Two shapes of the same object (docs/theory.rst, section 2):
 
 * :class:`PrimalHessian` -- ``H = X~' D X~ + alpha P`` for linear models with
   ``n >= p``. In the coordinates ``(beta, b + xbar' beta)``, with ``xbar`` the
@@ -15,7 +15,7 @@ Two shapes of the same object (THEORY section 2):
 ``D`` is ``w * l''`` at the optimum (the sample weights for the normal
 family). Both classes solve with ``H``, give the effective degrees of freedom
 ``trace(H^-1 X~' D X~)`` and the posterior covariance scale
-``S(x, x') = x~' H^-1 x~'`` behind the predictive variance (THEORY section 4).
+``S(x, x') = x~' H^-1 x~'`` behind the predictive variance (docs/theory.rst, section 4).
 """
 
 import numpy as np
@@ -286,7 +286,7 @@ class DualHessian:
         return z - b * self.u, b
 
     def tangent(self, dual_coef):
-        """``(dc/ds, db/ds)`` from the bordered system of THEORY section 2.
+        """``(dc/ds, db/ds)`` from the bordered system (docs/theory.rst, section 2).
 
         ``(D K + alpha I) dc/dalpha + D 1 db/dalpha = -c`` with ``1' dc = 0``;
         in the symmetric variables ``c = sqrt(D) z`` the right-hand side is
@@ -366,7 +366,7 @@ class CGHessian:
     """``H`` of a linear model used only through Hessian-vector products.
 
     For models with too many coefficients to factorise ``H``: every solve is
-    a conjugate-gradient run to relative residual ``rtol`` (THEORY section 8).
+    a conjugate-gradient run to relative residual ``rtol`` (docs/theory.rst, section 8).
     The effective degrees of freedom are estimated by Hutchinson's trace
     estimator with ``n_probes`` Rademacher vectors.
     """

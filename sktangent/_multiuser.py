@@ -1,9 +1,9 @@
 """Several regularity parameters: a hierarchical multi-user linear model.
 
-THEORY section 7. User ``u`` predicts with ``eta = x~' (w + delta_u)``; the
-penalty is ``(alpha_global / 2) |w_beta|^2 + (alpha_user / 2) sum_u
-|delta_u|^2`` (the global intercept is free, the users' offsets are
-penalised). The Hessian is block-arrow,
+Section 7 of the theory page (docs/theory.rst). User ``u`` predicts with
+``eta = x~' (w + delta_u)``; the penalty is ``(alpha_global / 2)
+|w_beta|^2 + (alpha_user / 2) sum_u |delta_u|^2`` (the global intercept
+is free, the users' offsets are penalised). The Hessian is block-arrow,
 
     H = [[sum_u C_u + alpha_global P,  C_1, ...,  C_U],
          [C_u,                         C_u + alpha_user I (diagonal blocks)]]

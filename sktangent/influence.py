@@ -10,7 +10,8 @@ built from one quantity, the posterior covariance scale
 
 with :math:`H` the Hessian of the objective at the optimum (in function
 space for kernel models). Since :math:`\nabla_\theta \ell(z) = \ell'(y,
-\eta(x))\, \nabla_\theta \eta(x)`, the influence functions of THEORY section 5
+\eta(x))\, \nabla_\theta \eta(x)`, the influence functions of
+:ref:`section 5 of the theory page <theory-influence>`
 are products of :math:`S` and the loss derivatives :math:`\ell'`.
 
 The estimator may be a fitted :class:`~sktangent.TangentRegressor`, a
