@@ -52,6 +52,7 @@ from ._covariance import covariance_scale, dense
 from ._estimator import TangentRegressor
 from ._loo import loo_shift
 from ._models import row_blocks
+from ._validation import check_finite_scores
 from .query import _unwrap
 
 __all__ = [
@@ -184,7 +185,7 @@ def _influence_matrix(scale, X_test, test_factor, point_factor, n_points):
         block *= point_factor
         block *= np.asarray(test_factor)[rows, None]
         out[rows] = block
-    return out
+    return check_finite_scores(out, "influences")
 
 
 def _point_factor(est, scale, y, eta, relative):
@@ -252,7 +253,9 @@ def parameter_influence(estimator, X, y):
             "influence on the fitted function at the points X_test."
         )
     X, y, eta = _labelled(est, prep(X), y)
-    return -est._family.gradient(y, eta)[:, None] * _scale(est, X).directions()
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = -est._family.gradient(y, eta)[:, None] * _scale(est, X).directions()
+    return check_finite_scores(out, "parameter influences")
 
 
 def prediction_influence(estimator, X, y, X_test, *, relative=False):
@@ -419,7 +422,9 @@ def self_influence(estimator, X, y):
     """
     est, prep = _check_estimator(estimator)
     X, y, eta = _labelled(est, prep(X), y)
-    return -(est._family.gradient(y, eta) ** 2) * _scale(est, X).diag()
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = -(est._family.gradient(y, eta) ** 2) * _scale(est, X).diag()
+    return check_finite_scores(out, "self-influences")
 
 
 def leave_one_out(estimator, X, y, *, sample_weight=None):
@@ -499,6 +504,7 @@ def leave_one_out(estimator, X, y, *, sample_weight=None):
     shift, h = loo_shift(est._family, y, w, eta, S)
     eta_loo = eta + shift * S
     mu = est._family.inverse_link(eta_loo)
+    check_finite_scores(np.column_stack([mu, eta_loo]), "leave-one-out predictions")
     return Bunch(predictions=mu, residuals=y - mu, linear_predictor=eta_loo, leverage=h)
 
 
@@ -558,7 +564,9 @@ def memorisation_score(estimator, X, y, *, sample_weight=None):
     S = scale.diag()
     shift, _ = loo_shift(est._family, y, w, eta, S)
     family = est._family
-    return family.loss(y, eta + shift * S) - family.loss(y, eta)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = family.loss(y, eta + shift * S) - family.loss(y, eta)
+    return check_finite_scores(out, "memorisation scores")
 
 
 def harm_score(estimator, X, y, X_val, y_val, *, sample_weight=None, method="newton"):
@@ -641,7 +649,7 @@ def harm_score(estimator, X, y, X_val, y_val, *, sample_weight=None, method="new
         else:
             # w_i sum_v I(z_i, z_v) with I = -l'_v l'_i S_vi.
             harm -= (grad_val[rows] @ S) * step
-    return harm
+    return check_finite_scores(harm, "harm scores")
 
 
 def drop_harmful(

@@ -510,3 +510,17 @@ def test_every_influence_function_accepts_a_pipeline():
     assert type(result.estimator) is type(pipe)  # the whole pipeline, refitted
     with pytest.raises(TypeError, match="Pipeline"):
         inf.self_influence(make_pipeline(StandardScaler()).fit(X), X, y)
+
+
+# -------------------------- found by the bad-input battery (test_bad_input)
+def test_influence_functions_raise_instead_of_returning_inf():
+    from sktangent import influence as inf
+
+    X = np.array([[0.0], [1.0]])
+    y = np.array([0.0, 1.0])
+    model = TangentRegressor(alpha=0.5).fit(X, y)
+    far = np.array([[1e300]])
+    # eta ~ 1e300 and S ~ 1e299 are finite; their product is not.
+    assert np.all(np.isfinite(inf.prediction_influence(model, X, y, far)))
+    with pytest.raises(ValueError, match="not finite"):
+        inf.loss_influence(model, X, y, far, [0.0])
