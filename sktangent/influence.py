@@ -43,16 +43,14 @@ from sklearn.utils import Bunch, _safe_indexing
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import (
     _check_sample_weight,
-    check_array,
     check_consistent_length,
-    column_or_1d,
 )
 
 from ._covariance import covariance_scale, dense
 from ._estimator import TangentRegressor
 from ._loo import loo_shift
 from ._models import row_blocks
-from ._validation import check_finite_scores
+from ._validation import check_finite_scores, check_target
 from .query import _unwrap
 
 __all__ = [
@@ -101,10 +99,7 @@ def _labelled(est, X, y, name="X"):
     """Validated ``X``, ``y`` (in the family's support) and ``eta(X)``."""
     X = est._validate_query(X)
     y_name = "y" if name == "X" else name.replace("X", "y")
-    y = column_or_1d(
-        check_array(y, ensure_2d=False, dtype=np.float64, input_name=y_name),
-        warn=True,
-    )
+    y = check_target(y, y_name)
     check_consistent_length(X, y)
     est._family.check_y(y)
     return X, y, est._eta(X)

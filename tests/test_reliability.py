@@ -524,3 +524,29 @@ def test_influence_functions_raise_instead_of_returning_inf():
     assert np.all(np.isfinite(inf.prediction_influence(model, X, y, far)))
     with pytest.raises(ValueError, match="not finite"):
         inf.loss_influence(model, X, y, far, [0.0])
+
+
+def test_influence_functions_name_non_numeric_labels():
+    from sktangent import influence as inf
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(10, 2))
+    y = X @ [1.0, 2.0]
+    model = TangentRegressor().fit(X, y)
+    np.testing.assert_allclose(
+        inf.self_influence(model, X, y.astype(str)), inf.self_influence(model, X, y)
+    )
+    with pytest.raises(ValueError, match="y_test must be numeric"):
+        inf.loss_influence(model, X, y, X[:2], ["a", "b"])
+
+
+def test_multiuser_asks_for_a_refit_after_set_params():
+    from sktangent import MultiUserTangentRegressor
+
+    X, y, users = _users()
+    model = MultiUserTangentRegressor().fit(X, y, groups=users)
+    model.set_params(alpha_user=5.0)
+    with pytest.raises(ValueError, match="changed after fit"):
+        model.predict(X, groups=users)
+    with pytest.raises(ValueError, match="changed after fit"):
+        influence_sampling(model, X, groups=users)
