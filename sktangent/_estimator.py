@@ -155,8 +155,13 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
     tol : float, default=1e-6
         The iterative solvers stop when the largest absolute gradient entry
         of the objective divided by ``sum(sample_weight)`` is below ``tol``
-        (the gradient criterion of scikit-learn's GLMs). The tangent assumes
-        an exact optimum, so its accuracy follows ``tol``.
+        (the gradient criterion of scikit-learn's GLMs). "newton-cholesky"
+        also requires half the Newton decrement :math:`g^\top H^{-1} g / 2`
+        over ``sum(sample_weight)`` to be below ``tol``, and "lbfgs" tests
+        the gradient with respect to the coefficients of features scaled to
+        unit root mean square: both tests are independent of the features'
+        units, so tiny features cannot stop a solver at its start point. The
+        tangent assumes an exact optimum, so its accuracy follows ``tol``.
 
     Attributes
     ----------

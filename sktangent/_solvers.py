@@ -265,19 +265,57 @@ def fit_newton_primal(
     return FitResult(coef.copy(), float(intercept), hess, eta, n_iter)
 
 
+def _column_scales(X, w):
+    """Weighted root mean square of each column, to a power of two.
+
+    Weighted, so that a weight of 2 and a repeated row give the same scales
+    (and the same iterates).
+    """
+    if hasattr(X, "toarray"):
+        sq = np.asarray(safe_sparse_dot(X.multiply(X).T, w)).ravel()
+    else:
+        sq = np.einsum("ij,ij,i->j", X, X, w)
+    rms = np.sqrt(sq / np.sum(w))
+    rms = np.where((rms > 0) & np.isfinite(rms), rms, 1.0)
+    # Powers of two: exact scaling, and rounding-level differences in the
+    # RMS (weights or repeated rows, summation order) give the same scales.
+    return np.exp2(np.round(np.log2(rms)))
+
+
 def fit_lbfgs_primal(family, X, y, w, alpha, fit_intercept, max_iter, tol):
-    """L-BFGS on the weight-normalised objective; the tangent by CG."""
+    """L-BFGS on the weight-normalised objective; the tangent by CG.
+
+    L-BFGS runs in the coordinates ``gamma_j = beta_j * rms(X_j)`` of
+    features scaled to unit root mean square, and its gradient test applies
+    there: a pure change of variables (same optimum), which makes the
+    stopping rule independent of the features' units -- with tiny features
+    the gradient in ``beta`` is tiny at the start point, and a test on it
+    would stop there.
+    """
     obj = Objective(family, X, y, w, alpha, fit_intercept, kernel=False)
-    theta0 = np.zeros(X.shape[1] + fit_intercept)
+    p = X.shape[1]
+    cols = _column_scales(X, w)
+    theta0 = np.zeros(p + fit_intercept)
     if fit_intercept:
         theta0[-1] = _initial_intercept(family, y, w, fit_intercept)
     scale = float(np.sum(w))
 
-    def fun(theta):
+    def to_theta(gamma):
+        theta = gamma.copy()
+        theta[:p] = gamma[:p] / cols
+        return theta
+
+    def scaled_gradient(theta):
+        grad = obj.gradient(theta)
+        grad[:p] = grad[:p] / cols
+        return grad
+
+    def fun(gamma):
+        theta = to_theta(gamma)
         value = obj.value(theta)
         if not np.isfinite(value):
-            return np.inf, np.zeros_like(theta)
-        return value / scale, obj.gradient(theta) / scale
+            return np.inf, np.zeros_like(gamma)
+        return value / scale, scaled_gradient(theta) / scale
 
     res = optimize.minimize(
         fun,
@@ -287,8 +325,8 @@ def fit_lbfgs_primal(family, X, y, w, alpha, fit_intercept, max_iter, tol):
         # ftol=0: stop on the gradient (as documented), not on a stalled value.
         options={"maxiter": max_iter, "gtol": tol, "ftol": 0.0},
     )
-    theta = res.x
-    gnorm = float(np.max(np.abs(obj.gradient(theta)))) / scale
+    theta = to_theta(res.x)
+    gnorm = float(np.max(np.abs(scaled_gradient(theta)))) / scale
     if gnorm > tol:
         _not_converged(res.nit, gnorm, tol, solver="lbfgs")
     eta = obj.eta(theta)
