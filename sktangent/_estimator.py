@@ -15,6 +15,7 @@ from sklearn.utils.validation import (
 )
 
 from ._families import dispersion_root, get_family, has_positive_targets
+from ._implicit import constant_columns
 from ._models import (
     kernel_diagonal,
     kernel_dot,
@@ -396,6 +397,16 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
             self.X_fit_ = X
 
         tangent, intercept_tangent = result.hessian.tangent(result.coef)
+        if self.kernel is None and self._X_dual is None and self.fit_intercept:
+            # A constant column's tangent is exactly 0, like its coefficient;
+            # an iterative solve (CG) leaves rounding there, which belongs to
+            # the intercept (the same tangent at the training rows).
+            constant = constant_columns(X)
+            if np.any(constant):
+                first = X[:1].toarray().ravel() if hasattr(X, "toarray") else X[0]
+                intercept_tangent += float(first[constant] @ tangent[constant])
+                tangent = tangent.copy()
+                tangent[constant] = 0.0
         if self.kernel is not None:
             self.dual_coef_ = result.coef
             self.dual_coef_tangent_ = tangent

@@ -305,9 +305,14 @@ def fit_lbfgs_primal(family, X, y, w, alpha, fit_intercept, max_iter, tol):
         theta[:p] = gamma[:p] / cols
         return theta
 
+    # With an intercept a constant column's coefficient is 0 at the optimum
+    # (it duplicates the intercept, and is penalised): hold it there.
+    constant = constant_columns(X) if fit_intercept else np.zeros(p, dtype=bool)
+
     def scaled_gradient(theta):
         grad = obj.gradient(theta)
         grad[:p] = grad[:p] / cols
+        grad[:p][constant] = 0.0
         return grad
 
     def fun(gamma):
