@@ -14,7 +14,12 @@ from sklearn.utils.validation import (
 
 from ._estimator import TangentRegressor
 from ._loo import leave_one_out
-from ._validation import check_power, check_target
+from ._validation import (
+    check_power,
+    check_target,
+    check_unchanged,
+    snapshot_params,
+)
 
 _DEFAULT_ALPHAS = np.logspace(-6, 6, 25)
 
@@ -254,6 +259,7 @@ class TangentRegressorCV(RegressorMixin, BaseEstimator):
             model.feature_names_in_ = self.feature_names_in_
         self.estimator_ = model
         self.n_iter_ = model.n_iter_
+        self._fitted_params = snapshot_params(self)
         return self
 
     def _grid(self):
@@ -310,6 +316,10 @@ class TangentRegressorCV(RegressorMixin, BaseEstimator):
                 side = 1
 
     # -------------------------------------------------- delegated verbs
+    def _check_fitted(self):
+        check_is_fitted(self)
+        check_unchanged(self)
+
     def predict(self, X, return_std=False):
         """Predict with the model at ``alpha_``.
 
@@ -329,7 +339,7 @@ class TangentRegressorCV(RegressorMixin, BaseEstimator):
         y_std : ndarray of shape (n_samples,)
             Only with ``return_std=True``.
         """
-        check_is_fitted(self)
+        self._check_fitted()
         return self.estimator_.predict(X, return_std=return_std)
 
     def predict_tangent(self, X):
@@ -347,7 +357,7 @@ class TangentRegressorCV(RegressorMixin, BaseEstimator):
         tangent : ndarray of shape (n_samples,)
             :math:`d\\mu(x)/ds`.
         """
-        check_is_fitted(self)
+        self._check_fitted()
         return self.estimator_.predict_tangent(X)
 
     def influence_score(self, X, y=None):
@@ -367,5 +377,5 @@ class TangentRegressorCV(RegressorMixin, BaseEstimator):
         scores : ndarray of shape (n_samples,)
             Signed influence with ``y``, expected squared influence without.
         """
-        check_is_fitted(self)
+        self._check_fitted()
         return self.estimator_.influence_score(X, y)

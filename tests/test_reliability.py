@@ -566,3 +566,18 @@ def test_multiuser_asks_for_a_refit_after_set_params():
         model.predict(X, groups=users)
     with pytest.raises(ValueError, match="changed after fit"):
         influence_sampling(model, X, groups=users)
+
+
+def test_cv_asks_for_a_refit_after_set_params():
+    from sktangent import TangentRegressorCV
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(30, 2))
+    y = X @ [1.0, 2.0] + 0.1 * rng.normal(size=30)
+    cv = TangentRegressorCV(alphas=[0.1, 1.0]).fit(X, y)
+    cv.set_params(kernel="rbf")
+    for call in (cv.predict, cv.predict_tangent, cv.influence_score):
+        with pytest.raises(ValueError, match="changed after fit"):
+            call(X)
+    cv.set_params(alphas=[1.0, 10.0])  # the search, not the model
+    cv.set_params(kernel=None).predict(X)
