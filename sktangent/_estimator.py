@@ -607,7 +607,9 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
             return mu
         # sqrt(phi) * hypot(...) rather than sqrt(phi * (...)): no overflow for
         # targets near the top of float64's range.
-        sd_mean = np.abs(family.mean_derivative(eta)) * np.sqrt(self._variance_scale(X))
+        # S >= 0 in exact arithmetic; rounding may leave -1e-17 on a kernel.
+        S = np.maximum(self._variance_scale(X), 0.0)
+        sd_mean = np.abs(family.mean_derivative(eta)) * np.sqrt(S)
         std = self._phi_root() * np.hypot(sd_mean, family.variance_root(mu))
         return mu, check_finite_scores(std, "predictive standard deviations")
 
