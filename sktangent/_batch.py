@@ -1,4 +1,4 @@
-"""Greedy batch selection without refitting (THEORY section 4).
+"""Greedy batch selection without refitting (docs/theory.rst, section 4).
 
 Adding a pool point ``x_q`` at its *predicted* label leaves the optimum
 unchanged (its loss gradient is zero) and adds ``d_q x~_q x~_q'`` to ``H``,

@@ -1,5 +1,6 @@
 """TangentRegressorCV: alpha chosen by leave-one-out through the tangent."""
 
+import warnings
 from numbers import Real
 
 import numpy as np
@@ -13,6 +14,12 @@ from sklearn.utils.validation import (
 
 from ._estimator import TangentRegressor
 from ._loo import leave_one_out
+from ._validation import (
+    check_power,
+    check_target,
+    check_unchanged,
+    snapshot_params,
+)
 
 _DEFAULT_ALPHAS = np.logspace(-6, 6, 25)
 
@@ -46,9 +53,11 @@ class TangentRegressorCV(RegressorMixin, BaseEstimator):
         the best grid point, as :class:`~sklearn.linear_model.RidgeCV` does.
     xtol : float, default=1e-3
         Width in :math:`s = \log\alpha` at which the refinement stops.
-    family, power, kernel, gamma, degree, coef0, kernel_params
+    family, power, dispersion, kernel, gamma, degree, coef0, kernel_params
         As in :class:`TangentRegressor`; ``kernel="precomputed"`` is not
         supported (the leave-one-out derivative needs :math:`k(x, x)`).
+        ``dispersion`` (default ``"auto"``) only affects the uncertainty of
+        the chosen model, not the choice of alpha.
     fit_intercept, solver, max_iter, tol
         As in :class:`TangentRegressor`; ``solver="lbfgs"`` is not supported
         (leave-one-out needs the factorised Hessian).
@@ -124,6 +133,7 @@ class TangentRegressorCV(RegressorMixin, BaseEstimator):
         xtol=1e-3,
         family="normal",
         power=None,
+        dispersion="auto",
         kernel=None,
         gamma=None,
         degree=3,
@@ -139,6 +149,7 @@ class TangentRegressorCV(RegressorMixin, BaseEstimator):
         self.xtol = xtol
         self.family = family
         self.power = power
+        self.dispersion = dispersion
         self.kernel = kernel
         self.gamma = gamma
         self.degree = degree
@@ -196,6 +207,8 @@ class TangentRegressorCV(RegressorMixin, BaseEstimator):
         X, y = validate_data(
             self, X, y, accept_sparse=("csr", "csc"), dtype=np.float64, y_numeric=True
         )
+        y = check_target(y)
+        check_power(self.family, self.power)
         w = _check_sample_weight(sample_weight, X, dtype=np.float64)
         grid = self._grid()
 
@@ -205,7 +218,10 @@ class TangentRegressorCV(RegressorMixin, BaseEstimator):
             if s not in evaluated:
                 try:
                     model = self._model(alpha=float(np.exp(s)))
-                    model.fit(X, y, sample_weight=w)
+                    with warnings.catch_warnings():
+                        # Warned once above, not once per alpha.
+                        warnings.filterwarnings("ignore", message="power=")
+                        model.fit(X, y, sample_weight=w)
                     loo = leave_one_out(model, model._validate_query(X), y, w, True)
                     evaluated[s] = (loo.error, loo.gradient, model)
                 except ValueError as exc:
@@ -236,8 +252,14 @@ class TangentRegressorCV(RegressorMixin, BaseEstimator):
         self.alphas_evaluated_ = np.exp(np.array(order))
         self.loo_errors_ = np.array([evaluated[s][0] for s in order])
         self.loo_gradients_ = np.array([evaluated[s][1] for s in order])
+        if hasattr(self, "feature_names_in_"):
+            # The model saw the same columns as arrays; giving it their names
+            # makes every path to it (the delegated verbs, the influence
+            # functions, the strategies) refuse reordered or renamed columns.
+            model.feature_names_in_ = self.feature_names_in_
         self.estimator_ = model
         self.n_iter_ = model.n_iter_
+        self._fitted_params = snapshot_params(self)
         return self
 
     def _grid(self):
@@ -294,6 +316,10 @@ class TangentRegressorCV(RegressorMixin, BaseEstimator):
                 side = 1
 
     # -------------------------------------------------- delegated verbs
+    def _check_fitted(self):
+        check_is_fitted(self)
+        check_unchanged(self)
+
     def predict(self, X, return_std=False):
         """Predict with the model at ``alpha_``.
 
@@ -313,7 +339,7 @@ class TangentRegressorCV(RegressorMixin, BaseEstimator):
         y_std : ndarray of shape (n_samples,)
             Only with ``return_std=True``.
         """
-        check_is_fitted(self)
+        self._check_fitted()
         return self.estimator_.predict(X, return_std=return_std)
 
     def predict_tangent(self, X):
@@ -331,7 +357,7 @@ class TangentRegressorCV(RegressorMixin, BaseEstimator):
         tangent : ndarray of shape (n_samples,)
             :math:`d\\mu(x)/ds`.
         """
-        check_is_fitted(self)
+        self._check_fitted()
         return self.estimator_.predict_tangent(X)
 
     def influence_score(self, X, y=None):
@@ -351,5 +377,5 @@ class TangentRegressorCV(RegressorMixin, BaseEstimator):
         scores : ndarray of shape (n_samples,)
             Signed influence with ``y``, expected squared influence without.
         """
-        check_is_fitted(self)
+        self._check_fitted()
         return self.estimator_.influence_score(X, y)

@@ -9,14 +9,13 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import (
     _check_sample_weight,
-    check_array,
     check_consistent_length,
     check_is_fitted,
-    column_or_1d,
     validate_data,
 )
 
-from ._families import estimate_dispersion, get_family, has_positive_targets
+from ._families import dispersion_root, get_family, has_positive_targets
+from ._implicit import constant_columns
 from ._models import (
     kernel_diagonal,
     kernel_dot,
@@ -30,6 +29,14 @@ from ._solvers import (
     fit_newton_primal,
     fit_normal_dual,
     fit_normal_primal,
+)
+from ._validation import (
+    check_eta,
+    check_finite_scores,
+    check_power,
+    check_target,
+    check_unchanged,
+    snapshot_params,
 )
 
 _KERNELS = set(PAIRWISE_KERNEL_FUNCTIONS) | {"precomputed"}
@@ -85,7 +92,22 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
     power : float, default=None
         Variance power ``p`` of the Tweedie family (``V(mu) = mu**p``),
         required by and only used with ``family="tweedie"``: ``p <= 0`` or
-        ``p >= 1`` (``1 < p < 2`` for compound Poisson-gamma data).
+        ``p >= 1`` (``1 < p < 2`` for compound Poisson-gamma data). Given
+        with another family it is ignored, with a warning.
+
+    dispersion : {"auto", "fixed", "pearson"}, default="auto"
+        How the dispersion :math:`\phi` behind ``return_std``,
+        :meth:`influence_score` and the query strategies is obtained.
+        ``"pearson"`` estimates it as the Pearson :math:`\chi^2` over the
+        residual degrees of freedom (quasi-likelihood). ``"fixed"`` sets
+        :math:`\phi = 1`, the value the Poisson and binomial likelihoods
+        assume. ``"auto"`` is "fixed" for ``family="poisson"`` and
+        ``"binomial"`` and "pearson" otherwise. That default keeps the
+        likelihood's own assumption where it has one: for 0/1 outcomes a
+        dispersion cannot be estimated at all, and for counts it matches
+        :class:`~sklearn.linear_model.PoissonRegressor` and statsmodels'
+        GLM. Over-dispersed counts (variance above the mean) need
+        ``"pearson"``, or the predictive intervals are too narrow.
 
     kernel : str, callable or None, default=None
         ``None`` fits the linear model :math:`\eta = X\beta + b` with penalty
@@ -134,8 +156,13 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
     tol : float, default=1e-6
         The iterative solvers stop when the largest absolute gradient entry
         of the objective divided by ``sum(sample_weight)`` is below ``tol``
-        (the gradient criterion of scikit-learn's GLMs). The tangent assumes
-        an exact optimum, so its accuracy follows ``tol``.
+        (the gradient criterion of scikit-learn's GLMs). "newton-cholesky"
+        also requires half the Newton decrement :math:`g^\top H^{-1} g / 2`
+        over ``sum(sample_weight)`` to be below ``tol``, and "lbfgs" tests
+        the gradient with respect to the coefficients of features scaled to
+        unit root mean square: both tests are independent of the features'
+        units, so tiny features cannot stop a solver at its start point. The
+        tangent assumes an exact optimum, so its accuracy follows ``tol``.
 
     Attributes
     ----------
@@ -162,11 +189,14 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         :math:`dc / ds` (kernel model).
 
     dispersion_ : float
-        Dispersion :math:`\phi` (the noise variance for the normal family):
-        the Pearson :math:`\chi^2` over the residual degrees of freedom
-        :math:`n - \operatorname{tr}(\text{hat matrix})`, with ``n`` the number
-        of samples of positive weight. Computed on first access: for kernel
-        models the trace costs as much as the factorisation itself.
+        Dispersion :math:`\phi` (the noise variance for the normal family),
+        as chosen by ``dispersion``: 1, or the Pearson :math:`\chi^2` over the
+        residual degrees of freedom :math:`n - \operatorname{tr}(\text{hat
+        matrix})`, with ``n`` the number of samples of positive weight.
+        Computed on first access: for kernel models the trace costs as much
+        as the factorisation itself. Held as its square root, so that
+        targets of size ``1e200`` still give a finite ``return_std``
+        (``dispersion_`` itself is then ``inf``).
 
     n_iter_ : int
         Number of solver iterations (1 for the closed form).
@@ -238,6 +268,7 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         "alpha": [Interval(Real, 0, None, closed="neither")],
         "family": [StrOptions({"normal", "poisson", "gamma", "tweedie", "binomial"})],
         "power": [Interval(Real, None, None, closed="neither"), None],
+        "dispersion": [StrOptions({"auto", "fixed", "pearson"})],
         "kernel": [None, StrOptions(_KERNELS), callable],
         "gamma": [Interval(Real, 0, None, closed="left"), None],
         "degree": [Interval(Real, 0, None, closed="left")],
@@ -255,6 +286,7 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         *,
         family="normal",
         power=None,
+        dispersion="auto",
         kernel=None,
         gamma=None,
         degree=3,
@@ -268,6 +300,7 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         self.alpha = alpha
         self.family = family
         self.power = power
+        self.dispersion = dispersion
         self.kernel = kernel
         self.gamma = gamma
         self.degree = degree
@@ -313,6 +346,7 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
             dtype=np.float64,
             y_numeric=True,
         )
+        y = check_target(y)
         n_samples = X.shape[0]
         if n_samples < 2:
             raise ValueError(
@@ -325,6 +359,7 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
                 f"the training samples; got shape {X.shape}."
             )
         w = self._check_weights(sample_weight, X)
+        check_power(self.family, self.power)
         family = get_family(self.family, self.power)
         family.check_y(y)
         solver = self._resolve_solver(X)
@@ -362,6 +397,16 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
             self.X_fit_ = X
 
         tangent, intercept_tangent = result.hessian.tangent(result.coef)
+        if self.kernel is None and self._X_dual is None and self.fit_intercept:
+            # A constant column's tangent is exactly 0, like its coefficient;
+            # an iterative solve (CG) leaves rounding there, which belongs to
+            # the intercept (the same tangent at the training rows).
+            constant = constant_columns(X)
+            if np.any(constant):
+                first = X[:1].toarray().ravel() if hasattr(X, "toarray") else X[0]
+                intercept_tangent += float(first[constant] @ tangent[constant])
+                tangent = tangent.copy()
+                tangent[constant] = 0.0
         if self.kernel is not None:
             self.dual_coef_ = result.coef
             self.dual_coef_tangent_ = tangent
@@ -384,8 +429,9 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         self._hessian = result.hessian
         self._family = family
         self._n_positive = int(np.sum(w > 0))
-        self._pearson_chi2 = family.pearson_chi2(y, result.eta, w)
-        self._dispersion = None
+        self._pearson = family.pearson_statistic(y, result.eta, w)
+        self._dispersion_root = None
+        self._fitted_params = snapshot_params(self)
         return self
 
     def _resolve_solver(self, X):
@@ -425,18 +471,26 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
     # --------------------------------------------------------- fitted state
     @property
     def dispersion_(self):
+        with np.errstate(over="ignore"):
+            return float(np.square(self._phi_root()))
+
+    def _phi_root(self):
+        """``sqrt(dispersion_)``, computed once without overflow."""
         check_is_fitted(self)
-        if self._dispersion is None:
-            self._dispersion = estimate_dispersion(
+        check_unchanged(self)
+        if self._dispersion_root is None:
+            self._dispersion_root = dispersion_root(
                 self._family,
-                self._pearson_chi2,
+                self._pearson,
                 self._n_positive,
                 self._hessian.effective_dof,
+                self.dispersion,
             )
-        return self._dispersion
+        return self._dispersion_root
 
     def _validate_query(self, X):
         check_is_fitted(self)
+        check_unchanged(self)
         return validate_data(
             self, X, accept_sparse=("csr", "csc"), dtype=np.float64, reset=False
         )
@@ -466,8 +520,13 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
             # (C' X')' streams X once with a wide, short product; X @ C with a
             # two-column C is markedly slower in the BLAS here.
             out = (coefs.T @ X.T).T + offset
-        if with_tangent and not tangent_only:
+        if tangent_only:
+            check_eta(None, out)
+            return out
+        if with_tangent:
+            check_eta(self._family, out[:, 0], out[:, 1])
             return out[:, 0], out[:, 1]
+        check_eta(self._family, out)
         return out
 
     def _train_kernel(self, Xa, Xb):
@@ -502,8 +561,9 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
     def _cross_variance_scale(self, Xa, Xb):
         """``S(x_a, x_b) = Cov(eta(x_a), eta(x_b)) / dispersion``, (n_a, n_b).
 
-        The posterior covariance scale of THEORY section 4 (in function space
-        for kernel models); every influence function is built from it.
+        The posterior covariance scale of section 4 of the theory page
+        (docs/theory.rst), in function space for kernel models; every
+        influence function is built from it.
         """
         hess = self._hessian
         if self.kernel is None and self._X_dual is None:
@@ -545,10 +605,13 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         mu = family.inverse_link(eta)
         if not return_std:
             return mu
-        phi = self.dispersion_
-        var_eta = phi * self._variance_scale(X)
-        var_y = family.mean_derivative(eta) ** 2 * var_eta + phi * family.variance(mu)
-        return mu, np.sqrt(var_y)
+        # sqrt(phi) * hypot(...) rather than sqrt(phi * (...)): no overflow for
+        # targets near the top of float64's range.
+        # S >= 0 in exact arithmetic; rounding may leave -1e-17 on a kernel.
+        S = np.maximum(self._variance_scale(X), 0.0)
+        sd_mean = np.abs(family.mean_derivative(eta)) * np.sqrt(S)
+        std = self._phi_root() * np.hypot(sd_mean, family.variance_root(mu))
+        return mu, check_finite_scores(std, "predictive standard deviations")
 
     def predict_tangent(self, X):
         """Derivative of the prediction with respect to ``s = log(alpha)``.
@@ -600,14 +663,17 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         if y is None and family.constant_score_variance:
             deta = self._eta(X, tangent_only=True)
             fisher = family.score_variance(np.zeros(1))
-            return self.dispersion_ * fisher * deta**2
-        eta, deta = self._eta(X, with_tangent=True)
+        elif y is None:
+            eta, deta = self._eta(X, with_tangent=True)
+            fisher = family.score_variance(eta)
         if y is None:
-            return self.dispersion_ * family.score_variance(eta) * deta**2
-        y = column_or_1d(
-            check_array(y, ensure_2d=False, dtype=np.float64, input_name="y"),
-            warn=True,
-        )
+            with np.errstate(over="ignore", invalid="ignore"):
+                scores = (self._phi_root() * deta) ** 2 * fisher
+            return check_finite_scores(scores)
+        eta, deta = self._eta(X, with_tangent=True)
+        y = check_target(y)
         check_consistent_length(X, y)
         family.check_y(y)
-        return family.gradient(y, eta) * deta
+        with np.errstate(over="ignore", invalid="ignore"):
+            scores = family.gradient(y, eta) * deta
+        return check_finite_scores(scores)

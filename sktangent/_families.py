@@ -22,6 +22,9 @@ class Family:
     name = None
     #: Dispersion fixed by the family (poisson, binomial), or None to estimate.
     fixed_dispersion = None
+    #: Largest linear predictor whose mean is representable with room for its
+    #: variance (log links), or None when every finite eta is (normal, logit).
+    eta_max = None
     #: Whether ``score_variance`` is the same for every eta (normal, gamma),
     #: so that the unlabelled score needs the tangent only.
     constant_score_variance = False
@@ -65,22 +68,46 @@ class Family:
         mu_prime = self.mean_derivative(eta)
         return mu_prime**2 / self.variance(self.inverse_link(eta))
 
-    def pearson_residuals_squared(self, y, eta):
+    def variance_root(self, mu):
+        """``sqrt(V(mu))``, without forming ``V`` where it would overflow."""
+        return np.sqrt(self.variance(mu))
+
+    def pearson_residuals(self, y, eta):
+        """``(y - mu) / sqrt(V(mu))``; 0 where ``y == mu``, even if ``V = 0``.
+
+        A mean that underflows to 0 at a zero count is a perfect fit, not 0/0.
+        """
         mu = self.inverse_link(eta)
-        return (y - mu) ** 2 / self.variance(mu)
+        diff = y - mu
+        root = self.variance_root(mu)
+        return np.divide(
+            diff, root, out=np.zeros_like(diff, dtype=float), where=diff != 0
+        )
 
-    def pearson_chi2(self, y, eta, sample_weight):
-        """``sum w (y - mu)^2 / V(mu)`` over the samples of positive weight.
+    def pearson_residuals_squared(self, y, eta):
+        return self.pearson_residuals(y, eta) ** 2
 
-        Rows of zero weight are skipped, not multiplied by zero: their
-        ``eta`` need not be meaningful.
+    def pearson_statistic(self, y, eta, sample_weight):
+        """Pearson chi^2 as ``(m, q)`` with ``chi^2 = m^2 q``, never overflowing.
+
+        ``m`` is the largest absolute Pearson residual, ``q = sum w (r / m)^2``
+        over the samples of positive weight: targets of size 1e200 give
+        ``chi^2 ~ 1e400``, which float64 cannot hold, while its square root
+        (behind the predictive standard deviation) is fine. Rows of zero
+        weight are skipped, not multiplied by zero: their ``eta`` need not be
+        meaningful.
         """
         rows = sample_weight > 0
-        return float(
-            np.sum(
-                sample_weight[rows] * self.pearson_residuals_squared(y[rows], eta[rows])
-            )
-        )
+        r = self.pearson_residuals(y[rows], eta[rows])
+        m = float(np.max(np.abs(r))) if r.size else 0.0
+        if not m > 0 or not np.isfinite(m):
+            return (m, float(np.sum(sample_weight[rows])) if m else 0.0)
+        return m, float(np.sum(sample_weight[rows] * (r / m) ** 2))
+
+    def pearson_chi2(self, y, eta, sample_weight):
+        """``sum w (y - mu)^2 / V(mu)`` over the samples of positive weight."""
+        m, q = self.pearson_statistic(y, eta, sample_weight)
+        return m * m * q
 
 
 class Normal(Family):
@@ -115,6 +142,27 @@ class Normal(Family):
 _ETA_MAX = 700.0
 
 
+class _LogLink(Family):
+    """Log link with variance ``V(mu) = mu^p``: the scores in eta space.
+
+    ``mu'^2 / V = mu^(2 - p) = exp((2 - p) eta)``, evaluated as one
+    exponential: the ratio of two underflowing terms would be 0/0 where the
+    mean underflows (eta < -745), whose limit is 0 for ``p < 2``.
+    """
+
+    variance_power = None
+    eta_max = _ETA_MAX
+
+    def score_variance(self, eta):
+        p = self.variance_power
+        if p == 2:
+            return np.ones_like(np.asarray(eta, dtype=float))
+        return np.exp((2 - p) * np.minimum(eta, _ETA_MAX))
+
+    def variance_root(self, mu):
+        return mu ** (0.5 * self.variance_power)
+
+
 def _exp(eta):
     """exp with eta clipped so that means and weights stay finite."""
     return np.exp(np.minimum(eta, _ETA_MAX))
@@ -125,11 +173,12 @@ def _describe_bad(y, bad):
     return f"{idx.size} value(s), e.g. y[{idx[0]}] = {y[idx[0]]!r}"
 
 
-class Poisson(Family):
+class Poisson(_LogLink):
     """Poisson distribution, log link: ``l = y log(y / mu) - y + mu``."""
 
     name = "poisson"
     fixed_dispersion = 1.0
+    variance_power = 1.0
 
     def check_y(self, y):
         bad = y < 0
@@ -162,11 +211,12 @@ class Poisson(Family):
         return _exp(eta)
 
 
-class Gamma(Family):
+class Gamma(_LogLink):
     """Gamma distribution, log link: ``l = log(mu / y) + y / mu - 1``."""
 
     name = "gamma"
     constant_score_variance = True
+    variance_power = 2.0
 
     def check_y(self, y):
         bad = y <= 0
@@ -198,7 +248,7 @@ class Gamma(Family):
         return -y * _exp(-eta)
 
 
-class Tweedie(Family):
+class Tweedie(_LogLink):
     """Tweedie distribution with variance power ``p``, log link.
 
     ``l = y^(2-p) / ((1-p)(2-p)) - y mu^(1-p) / (1-p) + mu^(2-p) / (2-p)``,
@@ -215,6 +265,7 @@ class Tweedie(Family):
                 "choose power <= 0 or power >= 1."
             )
         self.power = power
+        self.variance_power = power
 
     def check_y(self, y):
         p = self.power
@@ -299,6 +350,9 @@ class Binomial(Family):
     def variance(self, mu):
         return mu * (1 - mu)
 
+    def variance_root(self, mu):
+        return np.sqrt(mu * (1 - mu))
+
     def loss(self, y, eta):
         # y log y + (1-y) log(1-y) - y eta + log(1 + e^eta), stably.
         return xlogy(y, y) + xlogy(1 - y, 1 - y) - y * eta + np.logaddexp(0, eta)
@@ -328,15 +382,22 @@ _FAMILIES = {
 }
 
 
-def estimate_dispersion(family, pearson_chi2, n_positive, effective_dof):
-    """Pearson chi^2 over the residual degrees of freedom (THEORY section 3).
+def dispersion_root(family, pearson, n_positive, effective_dof, mode="auto"):
+    """Square root of the dispersion: Pearson chi^2 over the residual dof.
 
-    ``effective_dof`` is a callable giving ``trace(hat matrix)``; it is only
-    called when the family does not fix the dispersion, since it may cost as
-    much as the fit.
+    ``pearson`` is ``(m, q)`` from :meth:`Family.pearson_statistic`, so that
+    ``sqrt(phi) = m sqrt(q / dof)`` stays finite when ``phi`` itself would
+    overflow. ``mode`` is the estimators' ``dispersion`` parameter:
+    ``"fixed"`` gives 1, ``"pearson"`` the estimate, ``"auto"`` the family's
+    fixed value (poisson, binomial) or else the estimate. ``effective_dof``
+    is a callable giving ``trace(hat matrix)``; it is only called when the
+    estimate is needed, since it may cost as much as the fit. See the
+    theory page of the documentation, section 3.
     """
-    if family.fixed_dispersion is not None:
-        return float(family.fixed_dispersion)
+    if mode == "fixed":
+        return 1.0
+    if mode == "auto" and family.fixed_dispersion is not None:
+        return float(np.sqrt(family.fixed_dispersion))
     dof = n_positive - effective_dof()
     if dof < 1.0:
         warnings.warn(
@@ -347,7 +408,15 @@ def estimate_dispersion(family, pearson_chi2, n_positive, effective_dof):
             stacklevel=3,
         )
         dof = 1.0
-    return pearson_chi2 / dof
+    m, q = pearson
+    return float(m * np.sqrt(q / dof)) if m > 0 else 0.0
+
+
+def estimate_dispersion(family, pearson, n_positive, effective_dof, mode="auto"):
+    """The dispersion ``phi`` itself (``inf`` if it exceeds float64's range)."""
+    root = dispersion_root(family, pearson, n_positive, effective_dof, mode)
+    with np.errstate(over="ignore"):
+        return float(np.square(root))
 
 
 def has_positive_targets(name, power=None):

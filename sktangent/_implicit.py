@@ -1,6 +1,6 @@
 """The one factorised Hessian behind fitting, the tangent and the influences.
 
-Two shapes of the same object (THEORY section 2):
+Two shapes of the same object (docs/theory.rst, section 2):
 
 * :class:`PrimalHessian` -- ``H = X~' D X~ + alpha P`` for linear models with
   ``n >= p``. In the coordinates ``(beta, b + xbar' beta)``, with ``xbar`` the
@@ -15,7 +15,7 @@ Two shapes of the same object (THEORY section 2):
 ``D`` is ``w * l''`` at the optimum (the sample weights for the normal
 family). Both classes solve with ``H``, give the effective degrees of freedom
 ``trace(H^-1 X~' D X~)`` and the posterior covariance scale
-``S(x, x') = x~' H^-1 x~'`` behind the predictive variance (THEORY section 4).
+``S(x, x') = x~' H^-1 x~'`` behind the predictive variance (docs/theory.rst, section 4).
 """
 
 import numpy as np
@@ -61,6 +61,17 @@ def _factorise(A, what):
     return L
 
 
+def constant_columns(X):
+    """Mask of the columns of ``X`` that hold one value in every row."""
+    if X.shape[0] == 0:
+        return np.zeros(X.shape[1], dtype=bool)
+    if hasattr(X, "toarray"):
+        spread = X.max(axis=0) - X.min(axis=0)
+        spread = spread.toarray() if hasattr(spread, "toarray") else spread
+        return np.ravel(np.asarray(spread)) == 0
+    return np.all(X == X[0], axis=0)
+
+
 def _inverse_trace(L):
     """``trace(A^-1)`` from the lower Cholesky factor ``L`` of ``A``."""
     Linv, info = lapack.dtrtri(L, lower=1)
@@ -85,9 +96,25 @@ class PrimalHessian:
     exact_centering : bool, default=True
         Centre the rows before forming the Gram matrix (robust to columns
         with large means) rather than subtracting ``sum(d) xbar xbar'``.
+        With an intercept it also makes constant columns exactly inert, as
+        in :class:`~sklearn.linear_model.Ridge`: their mean is their value,
+        their centred column exactly zero (``constant`` marks them).
+    constant : ndarray of bool, optional
+        The constant columns, when the caller already knows them (the
+        Newton iterations, which skip exact centring but would otherwise
+        lose a constant column with a large value to cancellation).
     """
 
-    def __init__(self, X, d, alpha, fit_intercept, work=None, exact_centering=True):
+    def __init__(
+        self,
+        X,
+        d,
+        alpha,
+        fit_intercept,
+        work=None,
+        exact_centering=True,
+        constant=None,
+    ):
         self.alpha = alpha
         self.fit_intercept = fit_intercept
         self.n_features = X.shape[1]
@@ -102,7 +129,18 @@ class PrimalHessian:
             self.x_mean = np.asarray(safe_sparse_dot(X.T, d)).ravel() / self.d_sum
         else:
             self.x_mean = np.zeros(X.shape[1])
+        self.constant = np.zeros(X.shape[1], dtype=bool)
+        if fit_intercept and (exact_centering or constant is not None):
+            # A weighted mean of equal values need not round back to the
+            # value; the centred column must be exactly 0 for the column to
+            # be ignored (coefficient and tangent exactly 0).
+            self.constant = constant_columns(X) if constant is None else constant
+            if np.any(self.constant):
+                first = X[:1].toarray() if hasattr(X, "toarray") else X[:1]
+                self.x_mean[self.constant] = np.ravel(first)[self.constant]
         A = self._gram(X, d, work, exact_centering)
+        A[self.constant, :] = 0.0
+        A[:, self.constant] = 0.0
         A.flat[:: self.n_features + 1] += alpha
         self.L = _factorise(A, "penalised Hessian X'DX + alpha*I")
         self._Linv = None
@@ -248,7 +286,7 @@ class DualHessian:
         return z - b * self.u, b
 
     def tangent(self, dual_coef):
-        """``(dc/ds, db/ds)`` from the bordered system of THEORY section 2.
+        """``(dc/ds, db/ds)`` from the bordered system (docs/theory.rst, section 2).
 
         ``(D K + alpha I) dc/dalpha + D 1 db/dalpha = -c`` with ``1' dc = 0``;
         in the symmetric variables ``c = sqrt(D) z`` the right-hand side is
@@ -328,7 +366,7 @@ class CGHessian:
     """``H`` of a linear model used only through Hessian-vector products.
 
     For models with too many coefficients to factorise ``H``: every solve is
-    a conjugate-gradient run to relative residual ``rtol`` (THEORY section 8).
+    a conjugate-gradient run to relative residual ``rtol`` (docs/theory.rst, section 8).
     The effective degrees of freedom are estimated by Hutchinson's trace
     estimator with ``n_probes`` Rademacher vectors.
     """

@@ -1,7 +1,8 @@
 """Leave-one-out predictions and their derivative in ``s = log(alpha)``.
 
-THEORY sections 5 and 6. Removing training point ``i`` moves the optimum by
-one Newton step, ``theta_{-i} ~ theta* + H^-1 w_i grad l_i / (1 - h_i)``, so
+Sections 5 and 6 of the theory page (docs/theory.rst). Removing training
+point ``i`` moves the optimum by one Newton step,
+``theta_{-i} ~ theta* + H^-1 w_i grad l_i / (1 - h_i)``, so
 
     eta_{-i}(x_i) = eta_i + w_i l'_i S_ii / (1 - h_i),   h_i = d_i S_ii,
 

@@ -1,9 +1,9 @@
 """Several regularity parameters: a hierarchical multi-user linear model.
 
-THEORY section 7. User ``u`` predicts with ``eta = x~' (w + delta_u)``; the
-penalty is ``(alpha_global / 2) |w_beta|^2 + (alpha_user / 2) sum_u
-|delta_u|^2`` (the global intercept is free, the users' offsets are
-penalised). The Hessian is block-arrow,
+Section 7 of the theory page (docs/theory.rst). User ``u`` predicts with
+``eta = x~' (w + delta_u)``; the penalty is ``(alpha_global / 2)
+|w_beta|^2 + (alpha_user / 2) sum_u |delta_u|^2`` (the global intercept
+is free, the users' offsets are penalised). The Hessian is block-arrow,
 
     H = [[sum_u C_u + alpha_global P,  C_1, ...,  C_U],
          [C_u,                         C_u + alpha_user I (diagonal blocks)]]
@@ -19,19 +19,56 @@ from numbers import Integral, Real
 import numpy as np
 from scipy import linalg
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
+from sklearn.metrics import r2_score
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_array,
     check_consistent_length,
     check_is_fitted,
-    column_or_1d,
     validate_data,
 )
 
 from ._families import estimate_dispersion, get_family, has_positive_targets
 from ._implicit import _factorise
 from ._solvers import _damped_newton, _initial_intercept, _iteration_weights
+from ._validation import (
+    check_eta,
+    check_finite_scores,
+    check_power,
+    check_target,
+    check_unchanged,
+    snapshot_params,
+)
+
+
+def check_groups(groups):
+    """``groups`` as a 1-D array of sortable, finite user labels."""
+    groups = np.asarray(groups) if not hasattr(groups, "shape") else groups
+    if np.ndim(groups) == 2 and groups.shape[1] == 1:
+        groups = np.asarray(groups)[:, 0]
+    if np.ndim(groups) != 1:
+        raise ValueError(
+            "groups must be a 1-D array with the user of every row; got an "
+            f"array of shape {np.shape(groups)}."
+        )
+    try:
+        groups = check_array(groups, ensure_2d=False, dtype=None, input_name="groups")
+    except ValueError as exc:
+        raise ValueError(f"Invalid groups: {exc}") from exc
+    if groups.dtype.kind == "O":
+        kinds = {type(g).__name__ for g in groups}
+        numeric = all(isinstance(g, (int, float, np.number)) for g in groups)
+        if not numeric and not all(isinstance(g, str) for g in groups):
+            raise ValueError(
+                "groups must hold users of one kind (all strings or all "
+                f"numbers), so that they can be sorted; got {sorted(kinds)}."
+            )
+        if numeric:
+            groups = groups.astype(float)
+    if groups.dtype.kind == "f" and not np.all(np.isfinite(groups)):
+        raise ValueError("groups contains NaN or infinity; every row needs a user.")
+    return groups
 
 
 class BlockArrowHessian:
@@ -122,8 +159,13 @@ class MultiUserTangentRegressor(RegressorMixin, BaseEstimator):
     Users are passed as ``groups`` to ``fit``, ``predict`` and the scores;
     a user not seen in ``fit`` gets the global model. Without ``groups``,
     ``fit`` treats all rows as one user and the other methods use the global
-    model, which is what scikit-learn's tools (``score``, cross-validation)
-    see.
+    model. scikit-learn's tools (``GridSearchCV``, ``cross_validate``) pass
+    ``groups`` only to the splitter unless metadata routing is enabled:
+    ``sklearn.set_config(enable_metadata_routing=True)`` and
+    ``MultiUserTangentRegressor().set_fit_request(groups=True)`` (and
+    ``.set_score_request(groups=True)``) route it to ``fit`` (and
+    :meth:`score`) as well; without them every candidate is fitted as a
+    single user.
 
     Read more in the :ref:`User Guide <multiuser>`.
 
@@ -139,6 +181,11 @@ class MultiUserTangentRegressor(RegressorMixin, BaseEstimator):
         As in :class:`TangentRegressor`.
     power : float, default=None
         Tweedie power, as in :class:`TangentRegressor`.
+    dispersion : {"auto", "fixed", "pearson"}, default="auto"
+        How the dispersion is obtained, as in :class:`TangentRegressor`:
+        ``"auto"`` fixes it to 1 for the Poisson and binomial families (their
+        likelihood's assumption) and estimates it by Pearson's
+        :math:`\chi^2` otherwise.
     fit_intercept : bool, default=True
         Fit a global intercept (free) and per-user offsets (penalised).
     max_iter : int, default=100
@@ -164,7 +211,8 @@ class MultiUserTangentRegressor(RegressorMixin, BaseEstimator):
     user_coef_tangent_ : ndarray of shape (2, n_users, n_features)
     user_intercept_tangent_ : ndarray of shape (2, n_users)
     dispersion_ : float
-        Pearson :math:`\chi^2` over the residual degrees of freedom.
+        The dispersion chosen by ``dispersion``: 1, or Pearson's
+        :math:`\chi^2` over the residual degrees of freedom.
     n_iter_ : int
     n_features_in_ : int
 
@@ -190,6 +238,7 @@ class MultiUserTangentRegressor(RegressorMixin, BaseEstimator):
         "alpha_user": [Interval(Real, 0, None, closed="neither")],
         "family": [StrOptions({"normal", "poisson", "gamma", "tweedie", "binomial"})],
         "power": [Interval(Real, None, None, closed="neither"), None],
+        "dispersion": [StrOptions({"auto", "fixed", "pearson"})],
         "fit_intercept": ["boolean"],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="neither")],
@@ -202,6 +251,7 @@ class MultiUserTangentRegressor(RegressorMixin, BaseEstimator):
         *,
         family="normal",
         power=None,
+        dispersion="auto",
         fit_intercept=True,
         max_iter=100,
         tol=1e-6,
@@ -210,6 +260,7 @@ class MultiUserTangentRegressor(RegressorMixin, BaseEstimator):
         self.alpha_user = alpha_user
         self.family = family
         self.power = power
+        self.dispersion = dispersion
         self.fit_intercept = fit_intercept
         self.max_iter = max_iter
         self.tol = tol
@@ -234,7 +285,7 @@ class MultiUserTangentRegressor(RegressorMixin, BaseEstimator):
             if fitting:
                 return np.zeros(n, dtype=int)
             return np.full(n, -1)
-        groups = column_or_1d(check_array(groups, ensure_2d=False, dtype=None))
+        groups = check_groups(groups)
         if groups.shape[0] != n:
             raise ValueError(
                 f"groups has {groups.shape[0]} entries for {n} samples; give one "
@@ -289,6 +340,7 @@ class MultiUserTangentRegressor(RegressorMixin, BaseEstimator):
         X, y = validate_data(
             self, X, y, accept_sparse=("csr", "csc"), dtype=np.float64, y_numeric=True
         )
+        y = check_target(y)
         n = X.shape[0]
         if n < 2:
             raise ValueError("Found 1 sample; at least 2 samples are needed to fit.")
@@ -296,6 +348,7 @@ class MultiUserTangentRegressor(RegressorMixin, BaseEstimator):
         w = _check_sample_weight(sample_weight, X, dtype=np.float64)
         if np.any(w < 0):
             raise ValueError("sample_weight must be non-negative.")
+        check_power(self.family, self.power)
         family = get_family(self.family, self.power)
         family.check_y(y)
         self.users_, codes = np.unique(groups, return_inverse=True)
@@ -367,8 +420,9 @@ class MultiUserTangentRegressor(RegressorMixin, BaseEstimator):
         self._family = family
         self.n_iter_ = max(int(n_iter), 1)
         self._n_positive = int(np.sum(w > 0))
-        self._pearson_chi2 = family.pearson_chi2(y, eta, w)
+        self._pearson = family.pearson_statistic(y, eta, w)
         self._dispersion = None
+        self._fitted_params = snapshot_params(self)
         return self
 
     def _store(self, glob, users, tangents):
@@ -391,9 +445,14 @@ class MultiUserTangentRegressor(RegressorMixin, BaseEstimator):
     @property
     def dispersion_(self):
         check_is_fitted(self)
+        check_unchanged(self)
         if self._dispersion is None:
             self._dispersion = estimate_dispersion(
-                self._family, self._pearson_chi2, self._n_positive, self._effective_dof
+                self._family,
+                self._pearson,
+                self._n_positive,
+                self._effective_dof,
+                self.dispersion,
             )
         return self._dispersion
 
@@ -407,6 +466,7 @@ class MultiUserTangentRegressor(RegressorMixin, BaseEstimator):
     # -------------------------------------------------------- prediction
     def _prepare(self, X, groups):
         check_is_fitted(self)
+        check_unchanged(self)
         X = validate_data(
             self, X, accept_sparse=("csr", "csc"), dtype=np.float64, reset=False
         )
@@ -419,6 +479,7 @@ class MultiUserTangentRegressor(RegressorMixin, BaseEstimator):
         tangents = np.column_stack(
             [self._user_eta(Xt, codes, t) for t in self._tangent_thetas]
         )
+        check_eta(self._family, eta, tangents)
         return eta, tangents
 
     def predict(self, X, groups=None):
@@ -437,7 +498,32 @@ class MultiUserTangentRegressor(RegressorMixin, BaseEstimator):
             Predicted mean.
         """
         Xt, codes = self._prepare(X, groups)
-        return self._family.inverse_link(self._user_eta(Xt, codes, self._theta))
+        eta = self._user_eta(Xt, codes, self._theta)
+        check_eta(self._family, eta)
+        return self._family.inverse_link(eta)
+
+    def score(self, X, y, groups=None, sample_weight=None):
+        """:math:`R^2` of the predictions for each row's user.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Test points.
+        y : array-like of shape (n_samples,)
+            Their targets.
+        groups : array-like of shape (n_samples,), default=None
+            The user of every row (``None``: the global model). With
+            scikit-learn's metadata routing enabled, request it with
+            ``set_score_request(groups=True)`` so that search tools pass it.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+            :func:`~sklearn.metrics.r2_score` of ``predict(X, groups)``.
+        """
+        return r2_score(y, self.predict(X, groups=groups), sample_weight=sample_weight)
 
     def predict_tangent(self, X, groups=None):
         """``d mu / d s_k`` for each regularity parameter.
@@ -492,15 +578,17 @@ class MultiUserTangentRegressor(RegressorMixin, BaseEstimator):
         if combine == "sum":
             tangents = tangents.sum(axis=1, keepdims=True)
         family = self._family
-        if y is None:
-            scores = (self.dispersion_ * family.score_variance(eta))[
-                :, None
-            ] * tangents**2
-        else:
-            y = column_or_1d(check_array(y, ensure_2d=False, dtype=np.float64))
-            check_consistent_length(Xt, y)
-            family.check_y(y)
-            scores = family.gradient(y, eta)[:, None] * tangents
+        with np.errstate(over="ignore", invalid="ignore"):
+            if y is None:
+                scores = (self.dispersion_ * family.score_variance(eta))[
+                    :, None
+                ] * tangents**2
+            else:
+                y = check_target(y)
+                check_consistent_length(Xt, y)
+                family.check_y(y)
+                scores = family.gradient(y, eta)[:, None] * tangents
+        check_finite_scores(scores)
         return scores[:, 0] if combine == "sum" else scores
 
     # ------------------------------------------- covariance (for batches)

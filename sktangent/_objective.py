@@ -1,4 +1,4 @@
-"""The penalised objective ``J(theta; alpha)`` of THEORY section 1.
+"""The penalised objective ``J(theta; alpha)`` (docs/theory.rst, section 1).
 
 ``J = sum_i w_i l(y_i, eta_i) + (alpha / 2) Omega(theta)`` with ``theta`` laid
 out as ``[beta, b]`` (linear) or ``[c, b]`` (kernel); the intercept ``b`` is

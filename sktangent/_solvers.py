@@ -18,7 +18,7 @@ from scipy import optimize
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.extmath import safe_sparse_dot
 
-from ._implicit import CGHessian, DualHessian, PrimalHessian
+from ._implicit import CGHessian, DualHessian, PrimalHessian, constant_columns
 from ._objective import Objective
 
 
@@ -40,6 +40,7 @@ def fit_normal_primal(X, y, w, alpha, fit_intercept):
     y_mean = float(w @ y) / hess.d_sum if fit_intercept else 0.0
     # Xc' W (y - ybar) = X' W (y - ybar) because sum W (y - ybar) = 0.
     Xy = np.asarray(safe_sparse_dot(X.T, w * (y - y_mean))).ravel()
+    Xy[hess.constant] = 0.0  # their centred columns are exactly zero
     coef, _ = hess.solve(Xy)
     intercept = y_mean - float(hess.x_mean @ coef) if fit_intercept else 0.0
     eta = np.asarray(safe_sparse_dot(X, coef)).ravel() + intercept
@@ -109,23 +110,30 @@ def _line_search(objective_at, theta, step, value, slope, max_halvings=50):
 def _damped_newton(theta, value_at, gradient_at, step_at, max_iter, tol, scale):
     """Newton's method with backtracking, shared by the linear and kernel GLMs.
 
-    Stops when ``max|grad J| <= tol * scale`` (``scale = sum(w)``: the
+    Stops when both ``max|grad J| <= tol * scale`` (``scale = sum(w)``: the
     gradient of the weight-normalised objective of scikit-learn's GLMs is
-    below ``tol``), or after a final full step once the Newton decrement is
-    at rounding level. Warns with a ConvergenceWarning otherwise.
+    below ``tol``) and the Newton decrement ``grad' H^-1 grad / 2 <= tol *
+    scale`` -- the second test, as in scikit-learn's Newton solver, is
+    invariant to the scale of the features, so tiny features (a tiny
+    gradient at the start) cannot stop the solver before its first step --
+    or after a final full step once the decrement is at rounding level.
+    Warns with a ConvergenceWarning otherwise.
     """
     value = value_at(theta)
     n_iter = 0
     while True:
         grad = gradient_at(theta)
         gnorm = float(np.max(np.abs(grad)))
-        if gnorm <= tol * scale:
-            break
-        if n_iter >= max_iter:
+        if n_iter >= max_iter and gnorm > tol * scale:
             _not_converged(n_iter, gnorm / scale, tol)
             break
         step = step_at(theta, grad)
         slope = float(grad @ step)
+        if gnorm <= tol * scale and -0.5 * slope <= tol * scale:
+            break
+        if n_iter >= max_iter:
+            _not_converged(n_iter, gnorm / scale, tol)
+            break
         n_iter += 1
         if -slope <= 1e-10 * max(1.0, abs(value)):
             # Within rounding distance of the quadratic model, where the line
@@ -212,9 +220,12 @@ def fit_newton_primal(
 
     # One scratch copy of X for the weighted rows, shared by every iteration.
     work = None if hasattr(X, "toarray") else np.empty_like(X)
+    constant = constant_columns(X) if fit_intercept else None
 
     def hessian_at(d):
-        return PrimalHessian(X, d, alpha, fit_intercept, work, exact_centering=False)
+        return PrimalHessian(
+            X, d, alpha, fit_intercept, work, exact_centering=False, constant=constant
+        )
 
     def step_at(theta, grad):
         d, observed = _iteration_weights(family, y, w, obj.eta(theta))
@@ -234,28 +245,82 @@ def fit_newton_primal(
     theta, n_iter = _damped_newton(
         theta, obj.value, obj.gradient, step_at, max_iter, tol, float(np.sum(w))
     )
+    if not final_hessian:
+        coef, intercept = obj.split(theta)
+        return FitResult(coef.copy(), float(intercept), None, obj.eta(theta), n_iter)
+    if fit_intercept and np.any(constant):
+        # A constant column duplicates the intercept, so its penalised
+        # coefficient is 0 at the optimum; the iterations leave rounding
+        # noise there, which moves to the intercept (same training fit).
+        theta = theta.copy()
+        values = X[:1].toarray().ravel() if hasattr(X, "toarray") else X[0]
+        theta[-1] += float(values[constant] @ theta[:-1][constant])
+        theta[:-1][constant] = 0.0
     eta = obj.eta(theta)
     coef, intercept = obj.split(theta)
-    if not final_hessian:
-        return FitResult(coef.copy(), float(intercept), None, eta, n_iter)
     # The tangent's Hessian, at the final iterate and exactly centred.
-    hess = PrimalHessian(X, obj.curvature_weights(theta), alpha, fit_intercept, work)
+    hess = PrimalHessian(
+        X, obj.curvature_weights(theta), alpha, fit_intercept, work, constant=constant
+    )
     return FitResult(coef.copy(), float(intercept), hess, eta, n_iter)
 
 
+def _column_scales(X, w):
+    """Weighted root mean square of each column, to a power of two.
+
+    Weighted, so that a weight of 2 and a repeated row give the same scales
+    (and the same iterates).
+    """
+    if hasattr(X, "toarray"):
+        sq = np.asarray(safe_sparse_dot(X.multiply(X).T, w)).ravel()
+    else:
+        sq = np.einsum("ij,ij,i->j", X, X, w)
+    rms = np.sqrt(sq / np.sum(w))
+    rms = np.where((rms > 0) & np.isfinite(rms), rms, 1.0)
+    # Powers of two: exact scaling, and rounding-level differences in the
+    # RMS (weights or repeated rows, summation order) give the same scales.
+    return np.exp2(np.round(np.log2(rms)))
+
+
 def fit_lbfgs_primal(family, X, y, w, alpha, fit_intercept, max_iter, tol):
-    """L-BFGS on the weight-normalised objective; the tangent by CG."""
+    """L-BFGS on the weight-normalised objective; the tangent by CG.
+
+    L-BFGS runs in the coordinates ``gamma_j = beta_j * rms(X_j)`` of
+    features scaled to unit root mean square, and its gradient test applies
+    there: a pure change of variables (same optimum), which makes the
+    stopping rule independent of the features' units -- with tiny features
+    the gradient in ``beta`` is tiny at the start point, and a test on it
+    would stop there.
+    """
     obj = Objective(family, X, y, w, alpha, fit_intercept, kernel=False)
-    theta0 = np.zeros(X.shape[1] + fit_intercept)
+    p = X.shape[1]
+    cols = _column_scales(X, w)
+    theta0 = np.zeros(p + fit_intercept)
     if fit_intercept:
         theta0[-1] = _initial_intercept(family, y, w, fit_intercept)
     scale = float(np.sum(w))
 
-    def fun(theta):
+    def to_theta(gamma):
+        theta = gamma.copy()
+        theta[:p] = gamma[:p] / cols
+        return theta
+
+    # With an intercept a constant column's coefficient is 0 at the optimum
+    # (it duplicates the intercept, and is penalised): hold it there.
+    constant = constant_columns(X) if fit_intercept else np.zeros(p, dtype=bool)
+
+    def scaled_gradient(theta):
+        grad = obj.gradient(theta)
+        grad[:p] = grad[:p] / cols
+        grad[:p][constant] = 0.0
+        return grad
+
+    def fun(gamma):
+        theta = to_theta(gamma)
         value = obj.value(theta)
         if not np.isfinite(value):
-            return np.inf, np.zeros_like(theta)
-        return value / scale, obj.gradient(theta) / scale
+            return np.inf, np.zeros_like(gamma)
+        return value / scale, scaled_gradient(theta) / scale
 
     res = optimize.minimize(
         fun,
@@ -265,8 +330,8 @@ def fit_lbfgs_primal(family, X, y, w, alpha, fit_intercept, max_iter, tol):
         # ftol=0: stop on the gradient (as documented), not on a stalled value.
         options={"maxiter": max_iter, "gtol": tol, "ftol": 0.0},
     )
-    theta = res.x
-    gnorm = float(np.max(np.abs(obj.gradient(theta)))) / scale
+    theta = to_theta(res.x)
+    gnorm = float(np.max(np.abs(scaled_gradient(theta)))) / scale
     if gnorm > tol:
         _not_converged(res.nit, gnorm, tol, solver="lbfgs")
     eta = obj.eta(theta)

@@ -10,8 +10,15 @@ built from one quantity, the posterior covariance scale
 
 with :math:`H` the Hessian of the objective at the optimum (in function
 space for kernel models). Since :math:`\nabla_\theta \ell(z) = \ell'(y,
-\eta(x))\, \nabla_\theta \eta(x)`, the influence functions of THEORY section 5
+\eta(x))\, \nabla_\theta \eta(x)`, the influence functions of
+:ref:`section 5 of the theory page <theory-influence>`
 are products of :math:`S` and the loss derivatives :math:`\ell'`.
+
+The estimator may be a fitted :class:`~sktangent.TangentRegressor`, a
+fitted :class:`~sktangent.TangentRegressorCV` (its model at the chosen
+alpha), or a fitted :class:`~sklearn.pipeline.Pipeline` ending in either:
+points are then given in the pipeline's input space and transformed by its
+earlier steps.
 
 **Sign convention.** An influence is the derivative with respect to the
 weight of a point :math:`z` in the objective, :math:`J + \varepsilon
@@ -31,21 +38,20 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.base import clone
+from sklearn.pipeline import Pipeline
 from sklearn.utils import Bunch, _safe_indexing
 from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import (
     _check_sample_weight,
-    check_array,
     check_consistent_length,
-    check_is_fitted,
-    column_or_1d,
 )
 
 from ._covariance import covariance_scale, dense
-from ._cv import TangentRegressorCV
 from ._estimator import TangentRegressor
 from ._loo import loo_shift
 from ._models import row_blocks
+from ._validation import check_finite_scores, check_target
+from .query import _unwrap
 
 __all__ = [
     "drop_harmful",
@@ -66,26 +72,34 @@ _OPTIMALITY_TOL_FACTOR = 10.0
 
 # ----------------------------------------------------------------- validation
 def _check_estimator(estimator):
-    if isinstance(estimator, TangentRegressorCV):
-        check_is_fitted(estimator)
-        estimator = estimator.estimator_  # the model at the chosen alpha
-    if not isinstance(estimator, TangentRegressor):
+    """The fitted TangentRegressor, and the map from input rows to its rows.
+
+    Accepts what the query strategies accept (a Pipeline ending in the
+    model, TangentRegressorCV, a search CV): the points are passed through
+    the pipeline's earlier steps first.
+    """
+    try:
+        est, transform = _unwrap(estimator)
+    except TypeError:
+        est = None
+    if not isinstance(est, TangentRegressor):
         raise TypeError(
-            "The influence functions need a fitted TangentRegressor (or "
-            f"TangentRegressorCV); got {type(estimator).__name__}."
+            "The influence functions need a fitted TangentRegressor, "
+            "TangentRegressorCV, or a Pipeline (or search CV) ending in one; "
+            f"got {type(estimator).__name__}."
         )
-    check_is_fitted(estimator)
-    return estimator
+
+    def prep(X):
+        return X if transform is None else transform.transform(X)
+
+    return est, prep
 
 
 def _labelled(est, X, y, name="X"):
     """Validated ``X``, ``y`` (in the family's support) and ``eta(X)``."""
     X = est._validate_query(X)
     y_name = "y" if name == "X" else name.replace("X", "y")
-    y = column_or_1d(
-        check_array(y, ensure_2d=False, dtype=np.float64, input_name=y_name),
-        warn=True,
-    )
+    y = check_target(y, y_name)
     check_consistent_length(X, y)
     est._family.check_y(y)
     return X, y, est._eta(X)
@@ -166,7 +180,7 @@ def _influence_matrix(scale, X_test, test_factor, point_factor, n_points):
         block *= point_factor
         block *= np.asarray(test_factor)[rows, None]
         out[rows] = block
-    return out
+    return check_finite_scores(out, "influences")
 
 
 def _point_factor(est, scale, y, eta, relative):
@@ -186,7 +200,7 @@ def parameter_influence(estimator, X, y):
 
     Parameters
     ----------
-    estimator : TangentRegressor
+    estimator : TangentRegressor, TangentRegressorCV or Pipeline
         A fitted linear model (``kernel=None``).
     X : {array-like, sparse matrix} of shape (n_points, n_features)
         The points :math:`z = (x, y)` whose influence is wanted, usually
@@ -226,15 +240,17 @@ def parameter_influence(estimator, X, y):
     >>> parameter_influence(model, X, y).shape
     (40, 4)
     """
-    est = _check_estimator(estimator)
+    est, prep = _check_estimator(estimator)
     if est.kernel is not None:
         raise ValueError(
             "A kernel model has no finite parameter vector to differentiate: "
             "use prediction_influence(estimator, X, y, X_test) for the "
             "influence on the fitted function at the points X_test."
         )
-    X, y, eta = _labelled(est, X, y)
-    return -est._family.gradient(y, eta)[:, None] * _scale(est, X).directions()
+    X, y, eta = _labelled(est, prep(X), y)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = -est._family.gradient(y, eta)[:, None] * _scale(est, X).directions()
+    return check_finite_scores(out, "parameter influences")
 
 
 def prediction_influence(estimator, X, y, X_test, *, relative=False):
@@ -244,7 +260,7 @@ def prediction_influence(estimator, X, y, X_test, *, relative=False):
 
     Parameters
     ----------
-    estimator : TangentRegressor
+    estimator : TangentRegressor, TangentRegressorCV or Pipeline
         A fitted model, linear or kernel, of any family.
     X : {array-like, sparse matrix} of shape (n_points, n_features)
         The points whose influence is wanted, usually the training data.
@@ -285,9 +301,9 @@ def prediction_influence(estimator, X, y, X_test, *, relative=False):
     >>> prediction_influence(model, X, y, [[0.0], [1.0]]).shape
     (2, 40)
     """
-    est = _check_estimator(estimator)
-    X, y, eta = _labelled(est, X, y)
-    X_test = est._validate_query(X_test)
+    est, prep = _check_estimator(estimator)
+    X, y, eta = _labelled(est, prep(X), y)
+    X_test = est._validate_query(prep(X_test))
     scale = _scale(est, X)
     factor = _point_factor(est, scale, y, eta, relative)
     return _influence_matrix(
@@ -302,7 +318,7 @@ def loss_influence(estimator, X, y, X_test, y_test, *, relative=False):
 
     Parameters
     ----------
-    estimator : TangentRegressor
+    estimator : TangentRegressor, TangentRegressorCV or Pipeline
         A fitted model, linear or kernel, of any family.
     X : {array-like, sparse matrix} of shape (n_points, n_features)
         The points whose influence is wanted, usually the training data.
@@ -357,9 +373,9 @@ def loss_influence(estimator, X, y, X_test, y_test, *, relative=False):
     >>> loss_influence(model, X[:30], y[:30], X[30:], y[30:]).shape
     (10, 30)
     """
-    est = _check_estimator(estimator)
-    X, y, eta = _labelled(est, X, y)
-    X_test, y_test, eta_test = _labelled(est, X_test, y_test, name="X_test")
+    est, prep = _check_estimator(estimator)
+    X, y, eta = _labelled(est, prep(X), y)
+    X_test, y_test, eta_test = _labelled(est, prep(X_test), y_test, name="X_test")
     scale = _scale(est, X)
     factor = _point_factor(est, scale, y, eta, relative)
     test_factor = est._family.gradient(y_test, eta_test)
@@ -373,7 +389,7 @@ def self_influence(estimator, X, y):
 
     Parameters
     ----------
-    estimator : TangentRegressor
+    estimator : TangentRegressor, TangentRegressorCV or Pipeline
         A fitted model, linear or kernel, of any family.
     X : {array-like, sparse matrix} of shape (n_points, n_features)
         The points, usually the training data.
@@ -399,9 +415,11 @@ def self_influence(estimator, X, y):
     >>> bool(np.all(self_influence(model, X, y) <= 0))
     True
     """
-    est = _check_estimator(estimator)
-    X, y, eta = _labelled(est, X, y)
-    return -(est._family.gradient(y, eta) ** 2) * _scale(est, X).diag()
+    est, prep = _check_estimator(estimator)
+    X, y, eta = _labelled(est, prep(X), y)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = -(est._family.gradient(y, eta) ** 2) * _scale(est, X).diag()
+    return check_finite_scores(out, "self-influences")
 
 
 def leave_one_out(estimator, X, y, *, sample_weight=None):
@@ -411,7 +429,7 @@ def leave_one_out(estimator, X, y, *, sample_weight=None):
 
     Parameters
     ----------
-    estimator : TangentRegressor
+    estimator : TangentRegressor, TangentRegressorCV or Pipeline
         A fitted model, linear or kernel, of any family.
     X : {array-like, sparse matrix} of shape (n_samples, n_features)
         The training data given to ``fit``, in the same order.
@@ -474,13 +492,14 @@ def leave_one_out(estimator, X, y, *, sample_weight=None):
     >>> bool(np.all(np.abs(loo.residuals) >= np.abs(y - model.predict(X))))
     True
     """
-    est = _check_estimator(estimator)
-    X, y, w, eta = _training_set(est, X, y, sample_weight)
+    est, prep = _check_estimator(estimator)
+    X, y, w, eta = _training_set(est, prep(X), y, sample_weight)
     scale = _scale(est, X)
     S = scale.diag()
     shift, h = loo_shift(est._family, y, w, eta, S)
     eta_loo = eta + shift * S
     mu = est._family.inverse_link(eta_loo)
+    check_finite_scores(np.column_stack([mu, eta_loo]), "leave-one-out predictions")
     return Bunch(predictions=mu, residuals=y - mu, linear_predictor=eta_loo, leverage=h)
 
 
@@ -491,7 +510,7 @@ def memorisation_score(estimator, X, y, *, sample_weight=None):
 
     Parameters
     ----------
-    estimator : TangentRegressor
+    estimator : TangentRegressor, TangentRegressorCV or Pipeline
         A fitted model, linear or kernel, of any family.
     X : {array-like, sparse matrix} of shape (n_samples, n_features)
         The training data given to ``fit``, in the same order.
@@ -534,13 +553,15 @@ def memorisation_score(estimator, X, y, *, sample_weight=None):
     >>> int(np.argmax(memorisation_score(model, X, y)))
     0
     """
-    est = _check_estimator(estimator)
-    X, y, w, eta = _training_set(est, X, y, sample_weight)
+    est, prep = _check_estimator(estimator)
+    X, y, w, eta = _training_set(est, prep(X), y, sample_weight)
     scale = _scale(est, X)
     S = scale.diag()
     shift, _ = loo_shift(est._family, y, w, eta, S)
     family = est._family
-    return family.loss(y, eta + shift * S) - family.loss(y, eta)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = family.loss(y, eta + shift * S) - family.loss(y, eta)
+    return check_finite_scores(out, "memorisation scores")
 
 
 def harm_score(estimator, X, y, X_val, y_val, *, sample_weight=None, method="newton"):
@@ -550,7 +571,7 @@ def harm_score(estimator, X, y, X_val, y_val, *, sample_weight=None, method="new
 
     Parameters
     ----------
-    estimator : TangentRegressor
+    estimator : TangentRegressor, TangentRegressorCV or Pipeline
         A fitted model, linear or kernel, of any family.
     X : {array-like, sparse matrix} of shape (n_samples, n_features)
         The training data given to ``fit``, in the same order.
@@ -603,9 +624,9 @@ def harm_score(estimator, X, y, X_val, y_val, *, sample_weight=None, method="new
     """
     if method not in ("newton", "influence"):
         raise ValueError(f"method must be 'newton' or 'influence'; got {method!r}.")
-    est = _check_estimator(estimator)
-    X, y, w, eta = _training_set(est, X, y, sample_weight)
-    X_val, y_val, eta_val = _labelled(est, X_val, y_val, name="X_val")
+    est, prep = _check_estimator(estimator)
+    X, y, w, eta = _training_set(est, prep(X), y, sample_weight)
+    X_val, y_val, eta_val = _labelled(est, prep(X_val), y_val, name="X_val")
     family = est._family
     scale = _scale(est, X)
     if method == "newton":
@@ -623,7 +644,7 @@ def harm_score(estimator, X, y, X_val, y_val, *, sample_weight=None, method="new
         else:
             # w_i sum_v I(z_i, z_v) with I = -l'_v l'_i S_vi.
             harm -= (grad_val[rows] @ S) * step
-    return harm
+    return check_finite_scores(harm, "harm scores")
 
 
 def drop_harmful(
@@ -635,7 +656,7 @@ def drop_harmful(
 
     Parameters
     ----------
-    estimator : TangentRegressor
+    estimator : TangentRegressor, TangentRegressorCV or Pipeline
         A fitted model, linear or kernel, of any family.
     X : {array-like, sparse matrix} of shape (n_samples, n_features)
         The training data given to ``fit``, in the same order.
@@ -704,11 +725,16 @@ def drop_harmful(
     dropped = order[:n_drop]
     kept = np.sort(order[n_drop:])
     X_kept = _safe_indexing(X, kept)
-    if estimator.kernel == "precomputed":
+    if _check_estimator(estimator)[0].kernel == "precomputed":
         X_kept = _safe_indexing(X_kept, kept, axis=1)
     if sample_weight is not None and np.ndim(sample_weight) > 0:
         sample_weight = _safe_indexing(sample_weight, kept)
-    refit = clone(estimator).fit(
-        X_kept, _safe_indexing(y, kept), sample_weight=sample_weight
-    )
+    fit_params = {}
+    if sample_weight is not None:
+        # A Pipeline takes the weights of its last step by name.
+        name = "sample_weight"
+        if isinstance(estimator, Pipeline):
+            name = f"{estimator.steps[-1][0]}__sample_weight"
+        fit_params[name] = sample_weight
+    refit = clone(estimator).fit(X_kept, _safe_indexing(y, kept), **fit_params)
     return Bunch(estimator=refit, dropped=dropped, kept=kept, harm=harm)

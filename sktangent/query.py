@@ -33,6 +33,7 @@ from ._cv import TangentRegressorCV
 from ._estimator import TangentRegressor
 from ._goal import expected_influence_batch
 from ._multiuser import GroupedView, MultiUserTangentRegressor
+from ._validation import check_finite_scores
 
 __all__ = ["expected_influence_sampling", "influence_sampling", "variance_sampling"]
 
@@ -78,6 +79,12 @@ def _prepare(
         raise ValueError(
             "groups only apply to a MultiUserTangentRegressor learner; this one "
             f"wraps a {type(estimator).__name__}."
+        )
+    if groups is None and multi_user:
+        raise ValueError(
+            "groups is required with a MultiUserTangentRegressor learner: pass "
+            "the user of every pool row (groups=...); a new user gets the "
+            "global model."
         )
     if not isinstance(n_instances, Integral) or isinstance(n_instances, bool):
         raise TypeError(f"n_instances must be an integer; got {n_instances!r}.")
@@ -195,6 +202,8 @@ def _select(
             return_score_rows=return_score_rows,
         )
     out = greedy_batch(estimator, X, n_instances, criterion, order, return_score_rows)
+    # argmax picks a NaN or inf first, so the picks' scores reveal any.
+    check_finite_scores(out[1], f"{criterion} scores of the pool")
     if return_score_rows:
         return out[0], out[1], out[3]
     return out[0], out[1]

@@ -9,7 +9,8 @@ with scikit-activeml's ``query`` signature. They rank the candidates as
 is the same greedy batch: each pick conditions the later ones by
 Sherman-Morrison updates, without a refit.
 
-This module needs scikit-activeml (``pip install "sktangent[skactiveml]"``).
+This module needs scikit-activeml (from a checkout:
+``python -m pip install ".[skactiveml]"``).
 """
 
 import numpy as np
@@ -27,7 +28,8 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised without the extra
     raise ImportError(
         "sktangent.skactiveml needs scikit-activeml, which is not installed. "
-        'Install it with: pip install "sktangent[skactiveml]"'
+        "Install it with: python -m pip install scikit-activeml (or, from a "
+        'checkout of sktangent, python -m pip install ".[skactiveml]")'
     ) from exc
 
 from ._estimator import TangentRegressor
