@@ -290,6 +290,11 @@ class ExpectedInfluenceSampling(_TangentPoolStrategy):
 
     Parameters
     ----------
+    goal : {"auto", "predictions", "complexity"}, default="auto"
+        What a label should move: the predictions on the candidates, or the
+        model's complexity (the pointwise criterion of
+        :class:`InfluenceSampling`). ``"auto"`` follows the family, as
+        :func:`sktangent.query.expected_influence_sampling` explains.
     goal_size : int or None, default=256
         At most this many candidates represent the goal set (a subsample
         drawn with ``random_state``; ``None``: all of them).
@@ -324,17 +329,20 @@ class ExpectedInfluenceSampling(_TangentPoolStrategy):
 
     def __init__(
         self,
+        goal="auto",
         goal_size=256,
         noise=1.0,
         missing_label=MISSING_LABEL,
         random_state=None,
     ):
         super().__init__(missing_label=missing_label, random_state=random_state)
+        self.goal = goal
         self.goal_size = goal_size
         self.noise = noise
 
     def _goal(self):
         return {
+            "goal": self.goal,
             "X_goal": None,
             "goal_size": self.goal_size,
             "noise": self.noise,
