@@ -3,18 +3,27 @@ Quickstart: active learning with the regularity tangent
 =======================================================
 
 A ridge model is trained on a few labelled points of the diabetes data set and
-asked, round after round, which unlabelled point it wants labelled next. The
-query, :func:`sktangent.query.influence_sampling`, is the point with the
-largest unlabelled influence score
-``TangentRegressor.influence_score(X_pool)``: the expected squared change of
-model complexity if that point were labelled, ``u(x) = phi * (d eta(x)/ds)^2``
-with ``s = log(alpha)``. It is large where the penalty, not the data, decides
-the prediction. The baseline labels a random pool point instead.
+asked, round after round, which unlabelled point it wants labelled next.
+Three strategies compete:
+
+* ``expected``: :func:`sktangent.query.expected_influence_sampling`, the
+  strategy the documentation recommends. It picks the point whose label
+  would move the model's predictions over the whole pool the most, in
+  expectation: ``g(x) = phi * sum_j S(x_j, x)^2 / (1 + S(x, x))`` with
+  ``S`` the posterior covariance scale of the fit.
+* ``influence``: :func:`sktangent.query.influence_sampling`, the point with
+  the largest unlabelled influence score
+  ``TangentRegressor.influence_score(X_pool)``, the expected squared change
+  of model complexity if that point were labelled,
+  ``u(x) = phi * (d eta(x)/ds)^2`` with ``s = log(alpha)``: large where the
+  penalty, not the data, decides the prediction.
+* ``random``: a random pool point, the baseline.
 
 The script prints the mean and standard deviation of the test RMSE over
 several seeds against the number of labels, the area under each learning
-curve (the RMSE averaged over the rounds; lower is better) and saves the two
-learning curves as a PNG (when matplotlib is installed).
+curve (the RMSE averaged over the rounds; lower is better) and saves the
+learning curves as a PNG (when matplotlib is installed), by default
+``quickstart_learning_curves.png`` in the current directory.
 
 Run it from the repository root::
 
@@ -31,11 +40,11 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
 from sktangent import TangentRegressor
-from sktangent.query import influence_sampling
+from sktangent.query import expected_influence_sampling, influence_sampling
 
 ALPHA = 1.0
 N_INITIAL = 10
-STRATEGIES = ("influence", "random")
+STRATEGIES = ("expected", "influence", "random")
 
 
 def load_data(test_size=0.3, random_state=0):
@@ -52,13 +61,20 @@ def load_data(test_size=0.3, random_state=0):
     return scaler.transform(X_pool), y_pool, scaler.transform(X_test), y_test
 
 
-def pick_influence(model, X_candidates, rng):
-    """Index of the candidate with the largest unlabelled influence score.
+def pick_expected(model, X_candidates, rng):
+    """Index of the candidate whose label would move the pool's predictions most.
 
-    ``influence_sampling`` follows modAL's query-strategy protocol, so the
-    same function serves as ``ActiveLearner(query_strategy=...)``; here it is
-    called in a plain loop that needs no active-learning library.
+    Like every strategy of :mod:`sktangent.query`, it follows modAL's
+    query-strategy protocol, so the same function serves as
+    ``ActiveLearner(query_strategy=...)``; here it is called in a plain loop
+    that needs no active-learning library.
     """
+    indices, _ = expected_influence_sampling(model, X_candidates, n_instances=1)
+    return int(indices[0])
+
+
+def pick_influence(model, X_candidates, rng):
+    """Index of the candidate with the largest unlabelled influence score."""
     indices, _ = influence_sampling(model, X_candidates, n_instances=1)
     return int(indices[0])
 
@@ -68,7 +84,11 @@ def pick_random(model, X_candidates, rng):
     return int(rng.integers(len(X_candidates)))
 
 
-PICKERS = {"influence": pick_influence, "random": pick_random}
+PICKERS = {
+    "expected": pick_expected,
+    "influence": pick_influence,
+    "random": pick_random,
+}
 
 
 def learning_curve(strategy, data, seed, n_rounds, alpha=ALPHA):
@@ -79,7 +99,7 @@ def learning_curve(strategy, data, seed, n_rounds, alpha=ALPHA):
     """
     X_pool, y_pool, X_test, y_test = data
     pick = PICKERS[strategy]
-    # Both strategies start from the same labelled points for a given seed.
+    # Every strategy starts from the same labelled points for a given seed.
     rng = np.random.default_rng(seed)
     labelled = list(rng.choice(len(X_pool), size=N_INITIAL, replace=False))
     unlabelled = np.setdiff1d(np.arange(len(X_pool)), labelled)

@@ -74,6 +74,20 @@ def _argmax(scores, order):
     return int(order[np.argmax(scores[order])])
 
 
+def _take_best(score, taken, order, score_rows):
+    """One greedy step: record the scores, mask earlier picks, take the best.
+
+    Appends the row (NaN at earlier picks) to ``score_rows`` unless it is
+    None, marks the pick in ``taken`` and returns it with its score.
+    """
+    if score_rows is not None:
+        score_rows.append(np.where(taken, np.nan, score))
+    score = np.where(taken, -np.inf, score)
+    q = _argmax(score, order)
+    taken[q] = True
+    return q, score[q]
+
+
 def greedy_batch(
     estimator, X_pool, n_instances, criterion, order=None, return_score_rows=False
 ):
@@ -111,20 +125,17 @@ def greedy_batch(
     cov = PoolCovariance(estimator, X_pool) if need_variance else None
     s_diag = cov.diagonal() if criterion == "variance" else None
 
-    indices, scores, low_rank, score_rows = [], [], [], []
+    indices, scores, low_rank = [], [], []
+    score_rows = [] if return_score_rows else None
     taken = np.zeros(X_pool.shape[0], dtype=bool)
     for _ in range(n_instances):
         if criterion == "influence":
             score = phi * fisher * tangent**2
         else:
             score = phi * mean_slope2 * s_diag
-        if return_score_rows:
-            score_rows.append(np.where(taken, np.nan, score))
-        score = np.where(taken, -np.inf, score)
-        q = _argmax(score, order)
+        q, best = _take_best(score, taken, order, score_rows)
         indices.append(q)
-        scores.append(score[q])
-        taken[q] = True
+        scores.append(best)
         if n_instances == 1:
             break  # nothing to condition; the tangent stays as fitted
         col = cov.column(q)

@@ -32,7 +32,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
-from ._batch import PoolCovariance, _argmax
+from ._batch import PoolCovariance, _take_best
 from ._models import row_blocks
 
 
@@ -164,19 +164,16 @@ def expected_influence_batch(
     U_pool = np.empty((n_pool, 0))  # update vectors, one column per pick
     U_goal = np.empty((X_ref.shape[0], 0))
     taken = np.zeros(n_pool, dtype=bool)
-    indices, scores, score_rows = [], [], []
+    indices, scores = [], []
+    score_rows = [] if return_score_rows else None
     for k in range(n_instances):
         spread = geometry.spread(U_pool, U_goal, omega)
         with np.errstate(invalid="ignore", divide="ignore"):
             score = phi * geometry.scale * spread / (label_noise + s_diag)
         score = np.where(np.isfinite(label_noise), score, 0.0)
-        if return_score_rows:
-            score_rows.append(np.where(taken, np.nan, score))
-        score = np.where(taken, -np.inf, score)
-        q = _argmax(score, order)
+        q, best = _take_best(score, taken, order, score_rows)
         indices.append(q)
-        scores.append(score[q])
-        taken[q] = True
+        scores.append(best)
         if k == n_instances - 1:
             break
         # Condition on the pick, labelled at its prediction with weight d/lambda.

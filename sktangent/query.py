@@ -363,10 +363,24 @@ def expected_influence_sampling(
     :math:`\\lambda` = ``noise``. For the normal family with
     :math:`\\lambda = 1` it is the reduction of the summed predictive
     variance over the goal set that labelling ``x`` brings (Cohn's
-    integrated variance reduction), read as an influence; see section 9 of
-    the theory page of the documentation. Where :func:`influence_sampling`
-    ranks a point by what the penalty decides *at that point*, this score
-    ranks it by how much of the goal set its label would settle.
+    integrated variance reduction), read as an influence (see the theory
+    page of the documentation, "Goal-oriented acquisition"). Where
+    :func:`influence_sampling` ranks a point by what the penalty decides *at
+    that point*, this score ranks it by how much of the goal set its label
+    would settle.
+
+    With ``goal="complexity"`` the goal is the model's complexity instead,
+    and the score is the pointwise :math:`u(x)` of :func:`influence_sampling`
+    (the same construction with the complexity in place of the goal's
+    predictions). ``goal="auto"`` chooses by a rule on the family: the
+    predictions for the normal family, or whenever ``X_goal`` is given; the
+    complexity for the families whose variance depends on the mean (poisson,
+    gamma, tweedie, binomial), where the covariance :math:`S` and the
+    weights :math:`d` and :math:`\\omega` rest on fitted means that a few
+    labels determine poorly. The rule is what the public benchmark
+    (``benchmarks/bench_active_learning.py``) supports: the pointwise score
+    was the best strategy on all of its count and proportion cases, the
+    prediction goal the more reliable one on its continuous targets.
 
     Parameters
     ----------
@@ -379,6 +393,9 @@ def expected_influence_sampling(
         conditions :math:`S` on the earlier ones by a Sherman-Morrison update
         (as if labelled at its prediction, with weight :math:`d / \\lambda`),
         with no refit.
+    goal : {"auto", "predictions", "complexity"}, default="auto"
+        What a label should move: the predictions over the goal set, or the
+        model's complexity; ``"auto"`` follows the family (see above).
     X_goal : {array-like, sparse matrix} of shape (n_goal, n_features), \
             default=None
         The points whose predictions matter, in the learner's input space,
@@ -414,7 +431,8 @@ def expected_influence_sampling(
     indices : ndarray of shape (n_instances,)
         Rows of ``X_pool`` to label, in the order picked.
     scores : ndarray of shape (n_instances,)
-        The score :math:`g` of each pick when it was picked.
+        The score of each pick when it was picked (:math:`g`, or :math:`u`
+        for the complexity goal).
 
     See Also
     --------

@@ -11,7 +11,11 @@ from test_query import ORACLE_CASES, _add, _pool
 import sktangent._models
 from sktangent import MultiUserTangentRegressor, TangentRegressor
 from sktangent._goal import expected_influence_batch
-from sktangent.query import expected_influence_sampling, variance_sampling
+from sktangent.query import (
+    expected_influence_sampling,
+    influence_sampling,
+    variance_sampling,
+)
 
 
 def _dense(X):
@@ -276,3 +280,39 @@ def test_first_pick_differs_from_pointwise_variance_where_density_matters():
     assert variance_sampling(est, pool)[0][0] == 30
     assert expected_influence_sampling(est, pool)[0][0] < 30
     assert _dense(pool).shape == (31, 1)
+
+
+def test_goal_rule_follows_the_family(rng):
+    """auto: predictions for the normal family or given goal points, the
+    pointwise complexity score (influence_sampling's) for the other families."""
+    X = rng.normal(size=(40, 2))
+    pool = rng.normal(size=(30, 2))
+    y = rng.poisson(np.exp(0.5 * X[:, 0])).astype(float)
+    glm = TangentRegressor(family="poisson", alpha=1.0).fit(X, y)
+    for n in (1, 4):
+        auto = expected_influence_sampling(glm, pool, n_instances=n)
+        pointwise = influence_sampling(glm, pool, n_instances=n)
+        np.testing.assert_array_equal(auto[0], pointwise[0])
+        np.testing.assert_allclose(auto[1], pointwise[1])
+        complexity = expected_influence_sampling(
+            glm, pool, n_instances=n, goal="complexity"
+        )
+        np.testing.assert_array_equal(complexity[0], pointwise[0])
+    predictions = expected_influence_sampling(glm, pool, goal="predictions")
+    np.testing.assert_array_equal(
+        predictions[0], expected_influence_batch(glm, pool, 1)[0]
+    )
+    goal = rng.normal(size=(10, 2))
+    with_goal = expected_influence_sampling(glm, pool, X_goal=goal)
+    np.testing.assert_array_equal(
+        with_goal[0], expected_influence_batch(glm, pool, 1, goal)[0]
+    )
+    normal = TangentRegressor(alpha=1.0).fit(X, X[:, 0] + rng.normal(size=40))
+    np.testing.assert_array_equal(
+        expected_influence_sampling(normal, pool, n_instances=3)[0],
+        expected_influence_batch(normal, pool, 3)[0],
+    )
+    with pytest.raises(ValueError, match="goal"):
+        expected_influence_sampling(normal, pool, goal="loss")
+    with pytest.raises(ValueError, match="X_goal"):
+        expected_influence_sampling(normal, pool, goal="complexity", X_goal=goal)
