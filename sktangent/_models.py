@@ -16,6 +16,8 @@ from sklearn.utils.extmath import safe_sparse_dot
 _BLOCK_ELEMENTS = 2**22
 # Rows per block when only the diagonal k(x, x) is wanted.
 _DIAG_BLOCK = 32
+# Kernels with k(x, x) = 1 for every x: exp(-gamma * d(x, x)) with d(x, x) = 0.
+_UNIT_DIAGONAL = ("rbf", "laplacian", "chi2")
 
 
 def kernel_params(estimator):
@@ -49,6 +51,15 @@ def kernel_diagonal(X, kernel, params):
             "named or callable kernel for return_std=True."
         )
     n = X.shape[0]
+    if isinstance(kernel, str) and kernel in _UNIT_DIAGONAL:
+        return np.ones(n)
+    if isinstance(kernel, str) and kernel == "linear":
+        return np.asarray(
+            X.multiply(X).sum(axis=1)
+            if hasattr(X, "multiply")
+            else np.einsum("ij,ij->i", X, X)
+        ).ravel()
+    # Any other kernel: its diagonal block by block, through pairwise_kernels.
     out = np.empty(n)
     for start in range(0, n, _DIAG_BLOCK):
         block = X[start : start + _DIAG_BLOCK]

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from conftest import make_problem
 from test_glm import make_glm_problem
 
@@ -37,3 +38,32 @@ def test_cross_scale_of_glms(solver):
     obj = Objective(est._family, X, y, w, est.alpha, True, kernel=False)
     H = obj.hessian(np.append(est.coef_, est.intercept_))
     np.testing.assert_allclose(S, rows @ np.linalg.solve(H, train.T), rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "kernel, params",
+    [
+        ("rbf", {"gamma": 0.3}),
+        ("laplacian", {"gamma": 0.3}),
+        ("chi2", {"gamma": 0.7}),
+        ("linear", {}),
+        ("polynomial", {"gamma": 0.2, "degree": 3, "coef0": 1}),
+        ("sigmoid", {"gamma": 0.1, "coef0": 0.5}),
+    ],
+)
+@pytest.mark.parametrize("sparse", [False, True])
+def test_kernel_diagonal_equals_the_diagonal_of_the_kernel_matrix(
+    kernel, params, sparse
+):
+    from sklearn.metrics.pairwise import pairwise_kernels
+
+    from sktangent._models import kernel_diagonal
+
+    X = np.random.RandomState(0).uniform(0.1, 2, size=(70, 4))
+    if sparse and kernel == "chi2":
+        pytest.skip("chi2 takes dense input only")
+    A = sp.csr_matrix(X) if sparse else X
+    expected = np.diag(pairwise_kernels(A, A, metric=kernel, **params))
+    np.testing.assert_allclose(
+        kernel_diagonal(A, kernel, params), expected, rtol=1e-13, atol=1e-14
+    )
