@@ -134,10 +134,13 @@ class DualScale:
 
     def among(self, a, b):
         """``S`` between the rows ``a`` and ``b`` of ``X``: no new whitening."""
-        Za, Zb = self.Z[:, a], self.Z[:, b]
-        quad = Za.T @ Zb - np.outer(self.b[a], self.b[b]) / self.s
-        k = training_kernel(self.est, self.X[a], self.X[b])
-        return (k - quad) / self.alpha
+        # In place: the result is as large as a block of the pool x goal.
+        out = training_kernel(self.est, self.X[a], self.X[b])
+        out -= self.Z[:, a].T @ self.Z[:, b]
+        if self.est.fit_intercept:
+            out += np.outer(self.b[a] / self.s, self.b[b])
+        out /= self.alpha
+        return out
 
     def diag(self):
         if self.est.kernel == "precomputed":

@@ -77,21 +77,28 @@ class _BlockGoal:
         out = np.empty(self.n_pool)
         for rows in self.blocks:
             a = np.arange(rows.start, rows.stop)
-            S = self.cov.block(a, self.goal) - U_pool[a] @ U_goal.T
-            out[a] = (S**2) @ omega
+            S = self.cov.block(a, self.goal)
+            if U_goal.shape[1]:
+                S -= U_pool[a] @ U_goal.T
+            np.square(S, out=S)
+            out[a] = S @ omega
         return out
 
 
 def _geometry(estimator, X_pool, X_goal, goal_size, random_state):
-    """The goal geometry and the goal rows it uses (for their weights)."""
+    """The goal geometry and the goal rows it uses.
+
+    The rows are an index array into the pool when the goal is the pool,
+    else the goal rows themselves.
+    """
     n_pool = X_pool.shape[0]
     goal = X_pool if X_goal is None else X_goal
     if PoolCovariance.has_features(estimator):
         F_pool = PoolCovariance(estimator, X_pool).features()
-        F_goal = F_pool
-        if X_goal is not None:
-            F_goal = PoolCovariance(estimator, X_goal).features()
-        return _FeatureGoal(F_pool, F_goal), goal
+        if X_goal is None:
+            return _FeatureGoal(F_pool, F_pool), np.arange(n_pool)
+        F_goal = PoolCovariance(estimator, X_goal).features()
+        return _FeatureGoal(F_pool, F_goal), X_goal
     n_goal = goal.shape[0]
     rows, scale = np.arange(n_goal), 1.0
     if goal_size is not None and n_goal > goal_size:
@@ -100,9 +107,8 @@ def _geometry(estimator, X_pool, X_goal, goal_size, random_state):
         rows = np.sort(rng.choice(n_goal, goal_size, replace=False))
         scale = n_goal / goal_size
     if X_goal is None:
-        return _BlockGoal(PoolCovariance(estimator, X_pool), n_pool, rows, scale), (
-            X_pool[rows]
-        )
+        cov = PoolCovariance(estimator, X_pool)
+        return _BlockGoal(cov, n_pool, rows, scale), rows
     stack = sp.vstack if sp.issparse(X_pool) else np.vstack
     X_all = stack([X_pool, X_goal[rows]])
     if sp.issparse(X_all):
@@ -149,11 +155,14 @@ def expected_influence_batch(
         Only with ``return_score_rows``: ``g`` on the pool before each pick,
         NaN at the earlier picks.
     """
-    geometry, X_ref = _geometry(estimator, X_pool, X_goal, goal_size, random_state)
+    geometry, goal = _geometry(estimator, X_pool, X_goal, goal_size, random_state)
     family = estimator._family
     phi = estimator.dispersion_  # held fixed within a batch
     d_pool = family.score_variance(estimator._eta(X_pool))
-    omega = family.score_variance(estimator._eta(X_ref))
+    if X_goal is None:
+        omega = d_pool[goal]
+    else:
+        omega = family.score_variance(estimator._eta(goal))
     s_diag = geometry.diagonal()
     # A row the model gives no weight (d = 0, e.g. a Poisson mean that
     # underflows) cannot move anything: its score is 0, not 0/0.
@@ -162,7 +171,7 @@ def expected_influence_batch(
 
     n_pool = X_pool.shape[0]
     U_pool = np.empty((n_pool, 0))  # update vectors, one column per pick
-    U_goal = np.empty((X_ref.shape[0], 0))
+    U_goal = np.empty((omega.size, 0))
     taken = np.zeros(n_pool, dtype=bool)
     indices, scores = [], []
     score_rows = [] if return_score_rows else None

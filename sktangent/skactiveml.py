@@ -295,7 +295,7 @@ class ExpectedInfluenceSampling(_TangentPoolStrategy):
         model's complexity (the pointwise criterion of
         :class:`InfluenceSampling`). ``"auto"`` follows the family, as
         :func:`sktangent.query.expected_influence_sampling` explains.
-    goal_size : int or None, default=256
+    goal_size : int or None, default=64
         At most this many candidates represent the goal set (a subsample
         drawn with ``random_state``; ``None``: all of them).
     noise : float, default=1.0
@@ -330,7 +330,7 @@ class ExpectedInfluenceSampling(_TangentPoolStrategy):
     def __init__(
         self,
         goal="auto",
-        goal_size=256,
+        goal_size=64,
         noise=1.0,
         missing_label=MISSING_LABEL,
         random_state=None,
