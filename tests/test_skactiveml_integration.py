@@ -3,6 +3,7 @@
 import importlib
 import sys
 import warnings
+from functools import partial
 
 import numpy as np
 import pytest
@@ -38,7 +39,11 @@ from sktangent.skactiveml import (  # noqa: E402
 
 STRATEGIES = {"influence": (InfluenceSampling, influence_sampling)}
 STRATEGIES["variance"] = (VarianceSampling, variance_sampling)
-STRATEGIES["expected"] = (ExpectedInfluenceSampling, expected_influence_sampling)
+# The whole goal set, so that both sides score against the same goal points.
+STRATEGIES["expected"] = (
+    partial(ExpectedInfluenceSampling, goal_size=None),
+    partial(expected_influence_sampling, goal_size=None),
+)
 
 
 def _problem(n=80, n_labeled=12, seed=0, missing_label=np.nan):
