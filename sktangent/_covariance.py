@@ -82,10 +82,6 @@ class CGScale:
     def cross(self, Xq):
         return np.asarray(safe_sparse_dot(Xq, self.U.T, dense_output=True)) + self.U_b
 
-    def among(self, a, b):
-        dot = safe_sparse_dot(self.X[a], self.U[b].T, dense_output=True)
-        return np.asarray(dot) + self.U_b[b]
-
     def diag(self):
         X = self.X
         prod = X.multiply(self.U).sum(axis=1) if hasattr(X, "toarray") else X * self.U

@@ -316,3 +316,19 @@ def test_goal_rule_follows_the_family(rng):
         expected_influence_sampling(normal, pool, goal="loss")
     with pytest.raises(ValueError, match="X_goal"):
         expected_influence_sampling(normal, pool, goal="complexity", X_goal=goal)
+
+
+def test_conjugate_gradient_model_scores_from_its_own_covariance(rng):
+    """solver="lbfgs" has no factorised Hessian: S comes from CG solves."""
+    X = rng.normal(size=(50, 3))
+    y = rng.poisson(np.exp(0.3 * X[:, 0] + 0.5)).astype(float)
+    est = TangentRegressor(family="poisson", solver="lbfgs", alpha=1.0, tol=1e-10)
+    est.fit(X, y)
+    pool, goal = rng.normal(size=(12, 3)), rng.normal(size=(6, 3))
+    idx, scores, rows = expected_influence_batch(
+        est, pool, 2, goal, return_score_rows=True
+    )
+    np.testing.assert_allclose(
+        rows[0], _oracle(est, pool, goal, est.dispersion_, 1.0), rtol=1e-6
+    )
+    assert idx[0] == np.argmax(rows[0])
