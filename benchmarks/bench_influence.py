@@ -84,7 +84,7 @@ def median_time(func, repeats):
 
 def brute_influence(est, X, y, X_test, y_test, points):
     """Central differences of the test losses in the weight of each point."""
-    loss = est._family.loss
+    loss = est.fitted_state_.family.loss
     columns = []
     for i in points:
         values = []
@@ -92,7 +92,7 @@ def brute_influence(est, X, y, X_test, y_test, points):
             w = np.ones(len(y))
             w[i] += sign * EPS
             refit = clone(est).fit(X, y, sample_weight=w)
-            values.append(loss(y_test, refit._eta(X_test)))
+            values.append(loss(y_test, refit.fitted_state_.eta(X_test)))
         columns.append((values[0] - values[1]) / (2 * EPS))
     return np.column_stack(columns)
 

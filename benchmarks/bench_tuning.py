@@ -70,7 +70,7 @@ GAMMA = 0.1
 def linear_loo_error(alpha, X, y):
     """Exact LOO mean squared error of ridge regression, in closed form."""
     model = TangentRegressor(alpha=alpha).fit(X, y)
-    return leave_one_out(model, X, y, np.ones(len(y))).error
+    return leave_one_out(model.fitted_state_, X, y, np.ones(len(y))).error
 
 
 def brute_force_loo_error(alpha, X, y, params):

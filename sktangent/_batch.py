@@ -14,7 +14,6 @@ so a batch of B picks costs about B passes over the pool and no refit.
 import numpy as np
 
 from ._covariance import covariance_scale
-from ._implicit import DualHessian, PrimalHessian
 
 
 class PoolCovariance:
@@ -24,26 +23,29 @@ class PoolCovariance:
     linear models, ``O(m n^2)`` for kernel models) and each column is then a
     product. Otherwise ("generic": the conjugate-gradient path, the
     multi-user view, a precomputed kernel, which raises a clear error) the
-    estimator computes each column, one solve per pick.
+    fitted state computes each column, one solve per pick.
+
+    ``state`` is a :class:`~sktangent._state.FittedState` or anything with
+    its interface (the multi-user ``GroupedView``): ``factorisation``,
+    ``kernel``, ``variance_scale`` and ``cross_variance_scale``.
     """
 
-    def __init__(self, estimator, X_pool):
-        self.est = estimator
+    def __init__(self, state, X_pool):
+        self.state = state
         self.X = X_pool
-        factorised = isinstance(estimator._hessian, (PrimalHessian, DualHessian))
         self.scale = None
-        if factorised and estimator.kernel != "precomputed":
-            self.scale = covariance_scale(estimator, X_pool)
+        if state.factorisation is not None and state.kernel != "precomputed":
+            self.scale = covariance_scale(state, X_pool)
 
     def diagonal(self):
         if self.scale is not None:
             return self.scale.diag()
-        return self.est._variance_scale(self.X)
+        return self.state.variance_scale(self.X)
 
     @staticmethod
-    def has_features(estimator):
-        """Whether :meth:`features` will return a matrix for this estimator."""
-        return isinstance(estimator._hessian, PrimalHessian)
+    def has_features(state):
+        """Whether :meth:`features` will return a matrix for this state."""
+        return state.factorisation == "primal"
 
     def features(self):
         """``F`` with ``S(x_a, x_b) = F_a . F_b`` when ``S`` has that form, else None.
@@ -57,14 +59,14 @@ class PoolCovariance:
         """``S(X_pool[a], X_pool[b])`` for index arrays ``a`` and ``b``."""
         if self.scale is not None:
             return self.scale.among(a, b)
-        return self.est._cross_variance_scale(self.X[a], self.X[b])
+        return self.state.cross_variance_scale(self.X[a], self.X[b])
 
     def column(self, j):
         """``S(X_pool, x_j)``."""
         row = self.X[j : j + 1]
         if self.scale is not None:
             return self.scale.cross(row).ravel()
-        return self.est._cross_variance_scale(self.X, row).ravel()
+        return self.state.cross_variance_scale(self.X, row).ravel()
 
 
 def _argmax(scores, order):
@@ -89,13 +91,14 @@ def _take_best(score, taken, order, score_rows):
 
 
 def greedy_batch(
-    estimator, X_pool, n_instances, criterion, order=None, return_score_rows=False
+    state, X_pool, n_instances, criterion, order=None, return_score_rows=False
 ):
     """Pick ``n_instances`` pool rows greedily, conditioning on earlier picks.
 
     Parameters
     ----------
-    estimator : fitted TangentRegressor
+    state : FittedState or GroupedView
+        The fitted state of the model.
     X_pool : validated array or sparse matrix
     n_instances : int
     criterion : {"influence", "variance"}
@@ -116,13 +119,13 @@ def greedy_batch(
         Only with ``return_score_rows``: the criterion on the whole pool
         before each pick, NaN at the earlier picks.
     """
-    family = estimator._family
-    eta, tangent = estimator._eta(X_pool, with_tangent=True)
-    phi = estimator.dispersion_  # held fixed within a batch
+    family = state.family
+    eta, tangent = state.eta(X_pool, with_tangent=True)
+    phi = state.dispersion  # held fixed within a batch
     fisher = family.score_variance(eta)  # d_q, and E[l'^2] / phi
     mean_slope2 = family.mean_derivative(eta) ** 2
     need_variance = criterion == "variance" or n_instances > 1
-    cov = PoolCovariance(estimator, X_pool) if need_variance else None
+    cov = PoolCovariance(state, X_pool) if need_variance else None
     s_diag = cov.diagonal() if criterion == "variance" else None
 
     indices, scores, low_rank = [], [], []

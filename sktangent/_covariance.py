@@ -10,7 +10,6 @@ import numpy as np
 from scipy import linalg
 from sklearn.utils.extmath import safe_sparse_dot
 
-from ._implicit import PrimalHessian
 from ._models import row_blocks
 
 
@@ -18,11 +17,11 @@ def dense(X):
     return np.asarray(X.toarray() if hasattr(X, "toarray") else X)
 
 
-def training_kernel(est, Xa, Xb):
+def training_kernel(state, Xa, Xb):
     """``k(Xa, Xb)``; with a precomputed kernel ``Xb`` is the training set."""
-    if est.kernel == "precomputed":
+    if state.kernel == "precomputed":
         return dense(Xa)
-    return est._train_kernel(Xa, Xb)
+    return state.train_kernel(Xa, Xb)
 
 
 class PrimalScale:
@@ -32,9 +31,9 @@ class PrimalScale:
     and ``H^-1 x~ = [L^-T z, 1/sum(d) - xbar' L^-T z]``.
     """
 
-    def __init__(self, est, X):
-        self.hess = est._hessian
-        self.offset = 1.0 / self.hess.d_sum if est.fit_intercept else 0.0
+    def __init__(self, state, X):
+        self.hess = state.hessian
+        self.offset = 1.0 / self.hess.d_sum if state.fit_intercept else 0.0
         self.Z = self.hess.whiten(X)
 
     def cross(self, Xq):
@@ -69,15 +68,15 @@ class CGScale:
     One solve ``u_j = H^-1 x~_j`` per point; then ``S(x, x_j) = x~' u_j``.
     """
 
-    def __init__(self, est, X):
-        hess = est._hessian
+    def __init__(self, state, X):
+        hess = state.hessian
         rows = dense(X)
-        intercept = 1.0 if est.fit_intercept else 0.0
+        intercept = 1.0 if state.fit_intercept else 0.0
         solved = [hess.solve(row, intercept) for row in rows]
         self.U = np.array([u for u, _ in solved]).reshape(rows.shape)
         self.U_b = np.array([b for _, b in solved], dtype=float)
         self.X = X
-        self.fit_intercept = est.fit_intercept
+        self.fit_intercept = state.fit_intercept
 
     def cross(self, Xq):
         return np.asarray(safe_sparse_dot(Xq, self.U.T, dense_output=True)) + self.U_b
@@ -108,41 +107,41 @@ class DualScale:
     function-space norm of ``u`` is ``(S(x_j, x_j) - sum_i d_i e_i^2) / alpha``.
     """
 
-    def __init__(self, est, X):
-        self.est = est
-        self.hess = est._hessian
-        self.alpha = float(est.alpha)
+    def __init__(self, state, X):
+        self.state = state
+        self.hess = state.hessian
+        self.alpha = float(state.alpha)
         self.X = X
-        self.X_fit = est._X_dual if est.kernel is None else est.X_fit_
+        self.X_fit = state.dual_rows
         # Whitened block by block of rows: k(X, X_fit) itself may not fit.
         parts = [
-            self.hess.whiten(training_kernel(est, X[rows], self.X_fit))
+            self.hess.whiten(training_kernel(state, X[rows], self.X_fit))
             for rows in row_blocks(X.shape[0], self.X_fit.shape[0])
         ]
         self.Z = np.hstack([z for z, _ in parts])
         self.b = np.concatenate([b for _, b in parts])
-        self.s = self.hess.s if est.fit_intercept else 1.0
+        self.s = self.hess.s if state.fit_intercept else 1.0
 
     def cross(self, Xq):
-        Zq, bq = self.hess.whiten(training_kernel(self.est, Xq, self.X_fit))
+        Zq, bq = self.hess.whiten(training_kernel(self.state, Xq, self.X_fit))
         quad = Zq.T @ self.Z - np.outer(bq, self.b) / self.s
-        return (training_kernel(self.est, Xq, self.X) - quad) / self.alpha
+        return (training_kernel(self.state, Xq, self.X) - quad) / self.alpha
 
     def among(self, a, b):
         """``S`` between the rows ``a`` and ``b`` of ``X``: no new whitening."""
         # In place: the result is as large as a block of the pool x goal.
-        out = training_kernel(self.est, self.X[a], self.X[b])
+        out = training_kernel(self.state, self.X[a], self.X[b])
         out -= self.Z[:, a].T @ self.Z[:, b]
-        if self.est.fit_intercept:
+        if self.state.fit_intercept:
             out += np.outer(self.b[a] / self.s, self.b[b])
         out /= self.alpha
         return out
 
     def diag(self):
-        if self.est.kernel == "precomputed":
+        if self.state.kernel == "precomputed":
             k_diag = np.diag(dense(self.X))
         else:
-            k_diag = self.est._train_kernel_diagonal(self.X)
+            k_diag = self.state.train_kernel_diagonal(self.X)
         quad = np.sum(self.Z**2, axis=0) - self.b**2 / self.s
         return np.maximum(k_diag - quad, 0.0) / self.alpha
 
@@ -151,12 +150,12 @@ class DualScale:
         top = linalg.solve_triangular(
             self.hess.L, self.Z, lower=True, trans="T", check_finite=False
         )
-        if self.est.fit_intercept:
+        if self.state.fit_intercept:
             top -= np.outer(self.hess.u, self.b / self.s)
         return top
 
     def _intercept(self):
-        if not self.est.fit_intercept:
+        if not self.state.fit_intercept:
             return np.zeros(self.Z.shape[1])
         return -self.b / (self.s * self.alpha)
 
@@ -169,7 +168,7 @@ class DualScale:
         coef = (
             dense(self.X) - np.asarray(safe_sparse_dot(De.T, self.X_fit))
         ) / self.alpha
-        if not self.est.fit_intercept:
+        if not self.state.fit_intercept:
             return coef
         return np.column_stack([coef, self._intercept()])
 
@@ -178,14 +177,14 @@ class DualScale:
         return np.sqrt(np.maximum(f_sq, 0.0) + self._intercept() ** 2)
 
 
-def covariance_scale(est, X):
-    """The covariance scale of a fitted TangentRegressor against the rows ``X``.
+def covariance_scale(state, X):
+    """The covariance scale of a fitted state against the rows ``X``.
 
     With ``kernel="precomputed"``, ``X`` must be the training kernel matrix
     (the only points whose kernel values against others are known).
     """
-    if est.kernel is not None or est._X_dual is not None:
-        return DualScale(est, X)
-    if isinstance(est._hessian, PrimalHessian):
-        return PrimalScale(est, X)
-    return CGScale(est, X)
+    if state.dual_rows is not None:
+        return DualScale(state, X)
+    if state.factorisation == "primal":
+        return PrimalScale(state, X)
+    return CGScale(state, X)

@@ -80,6 +80,10 @@ class TangentRegressorCV(RegressorMixin, BaseEstimator):
     estimator_ : TangentRegressor
         The model fitted at ``alpha_``, with its tangent. ``predict``,
         ``predict_tangent`` and ``influence_score`` delegate to it.
+    fitted_state_ : FittedState
+        The fitted state of ``estimator_`` (see
+        :class:`TangentRegressor`), which the influence functions and the
+        query strategies read.
     n_iter_ : int
         Solver iterations of the final fit at ``alpha_``.
     n_features_in_ : int
@@ -222,7 +226,8 @@ class TangentRegressorCV(RegressorMixin, BaseEstimator):
                         # Warned once above, not once per alpha.
                         warnings.filterwarnings("ignore", message="power=")
                         model.fit(X, y, sample_weight=w)
-                    loo = leave_one_out(model, model._validate_query(X), y, w, True)
+                    state = model.fitted_state_
+                    loo = leave_one_out(state, state.validate_query(X), y, w, True)
                     evaluated[s] = (loo.error, loo.gradient, model)
                 except ValueError as exc:
                     # An alpha so small that the model interpolates (leverage
@@ -316,6 +321,11 @@ class TangentRegressorCV(RegressorMixin, BaseEstimator):
                 side = 1
 
     # -------------------------------------------------- delegated verbs
+    @property
+    def fitted_state_(self):
+        check_is_fitted(self)
+        return self.estimator_.fitted_state_
+
     def _check_fitted(self):
         check_is_fitted(self)
         check_unchanged(self)

@@ -14,14 +14,11 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._families import dispersion_root, get_family, has_positive_targets
+from ._families import get_family, has_positive_targets
 from ._implicit import constant_columns
 from ._models import (
-    kernel_diagonal,
-    kernel_dot,
     kernel_matrix,
     kernel_params,
-    row_blocks,
 )
 from ._solvers import (
     fit_lbfgs_primal,
@@ -30,8 +27,8 @@ from ._solvers import (
     fit_normal_dual,
     fit_normal_primal,
 )
+from ._state import FittedState
 from ._validation import (
-    check_eta,
     check_finite_scores,
     check_power,
     check_target,
@@ -366,7 +363,7 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         alpha = float(self.alpha)
         glm = (alpha, self.fit_intercept, self.max_iter, self.tol)
 
-        self._X_dual = None
+        X_dual = None
         if self.kernel is None:
             if solver == "cholesky" and n_samples >= X.shape[1]:
                 result = fit_normal_primal(X, y, w, alpha, self.fit_intercept)
@@ -376,7 +373,7 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
                 result = fit_normal_dual(
                     K, y, w, alpha, self.fit_intercept, overwrite_K=True
                 )
-                self._X_dual = X
+                X_dual = X
             elif solver == "newton-cholesky":
                 result = fit_newton_primal(family, X, y, w, *glm)
             else:
@@ -397,7 +394,7 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
             self.X_fit_ = X
 
         tangent, intercept_tangent = result.hessian.tangent(result.coef)
-        if self.kernel is None and self._X_dual is None and self.fit_intercept:
+        if self.kernel is None and X_dual is None and self.fit_intercept:
             # A constant column's tangent is exactly 0, like its coefficient;
             # an iterative solve (CG) leaves rounding there, which belongs to
             # the intercept (the same tangent at the training rows).
@@ -410,7 +407,7 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         if self.kernel is not None:
             self.dual_coef_ = result.coef
             self.dual_coef_tangent_ = tangent
-        elif self._X_dual is not None:
+        elif X_dual is not None:
             self.coef_ = np.asarray(safe_sparse_dot(X.T, result.coef)).ravel()
             self.coef_tangent_ = np.asarray(safe_sparse_dot(X.T, tangent)).ravel()
         else:
@@ -426,11 +423,30 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
                 )
         self.intercept_ = float(result.intercept)
         self.intercept_tangent_ = float(intercept_tangent)
-        self._hessian = result.hessian
-        self._family = family
-        self._n_positive = int(np.sum(w > 0))
-        self._pearson = family.pearson_statistic(y, result.eta, w)
-        self._dispersion_root = None
+        self.fitted_state_ = FittedState(
+            family=family,
+            hessian=result.hessian,
+            alpha=alpha,
+            fit_intercept=bool(self.fit_intercept),
+            kernel=self.kernel,
+            kernel_params=kernel_params(self) if self.kernel is not None else {},
+            X_fit=X if self.kernel is not None else None,
+            X_dual=X_dual,
+            coef=self.dual_coef_ if self.kernel is not None else self.coef_,
+            tangent=(
+                self.dual_coef_tangent_
+                if self.kernel is not None
+                else self.coef_tangent_
+            ),
+            intercept=self.intercept_,
+            intercept_tangent=self.intercept_tangent_,
+            solver=solver,
+            tol=float(self.tol),
+            dispersion_rule=self.dispersion,
+            pearson=family.pearson_statistic(y, result.eta, w),
+            n_positive=int(np.sum(w > 0)),
+            check_query=self._validate_query,
+        )
         self._fitted_params = snapshot_params(self)
         return self
 
@@ -478,101 +494,13 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         """``sqrt(dispersion_)``, computed once without overflow."""
         check_is_fitted(self)
         check_unchanged(self)
-        if self._dispersion_root is None:
-            self._dispersion_root = dispersion_root(
-                self._family,
-                self._pearson,
-                self._n_positive,
-                self._hessian.effective_dof,
-                self.dispersion,
-            )
-        return self._dispersion_root
+        return self.fitted_state_.dispersion_root
 
     def _validate_query(self, X):
         check_is_fitted(self)
         check_unchanged(self)
         return validate_data(
             self, X, accept_sparse=("csr", "csc"), dtype=np.float64, reset=False
-        )
-
-    def _eta(self, X, with_tangent=False, tangent_only=False):
-        """Linear predictor at the rows of ``X``, and its tangent if asked.
-
-        Both columns come from one pass over ``X`` (or one kernel block);
-        ``tangent_only`` skips the predictor where a score does not need it.
-        """
-        kernel_model = self.kernel is not None
-        coef = self.dual_coef_ if kernel_model else self.coef_
-        tangent = self.dual_coef_tangent_ if kernel_model else self.coef_tangent_
-        if tangent_only:
-            coefs, offset = tangent, self.intercept_tangent_
-        elif with_tangent:
-            coefs = np.column_stack([coef, tangent])
-            offset = np.array([self.intercept_, self.intercept_tangent_])
-        else:
-            coefs, offset = coef, self.intercept_
-        if kernel_model:
-            params = kernel_params(self)
-            out = kernel_dot(X, self.X_fit_, coefs, self.kernel, params) + offset
-        elif hasattr(X, "toarray") or coefs.ndim == 1:
-            out = np.asarray(safe_sparse_dot(X, coefs, dense_output=True)) + offset
-        else:
-            # (C' X')' streams X once with a wide, short product; X @ C with a
-            # two-column C is markedly slower in the BLAS here.
-            out = (coefs.T @ X.T).T + offset
-        if tangent_only:
-            check_eta(None, out)
-            return out
-        if with_tangent:
-            check_eta(self._family, out[:, 0], out[:, 1])
-            return out[:, 0], out[:, 1]
-        check_eta(self._family, out)
-        return out
-
-    def _train_kernel(self, Xa, Xb):
-        """``k(Xa, Xb)`` of a dual model: the kernel, or ``Xa Xb'`` for p > n."""
-        if self.kernel is None:
-            return np.asarray(safe_sparse_dot(Xa, Xb.T, dense_output=True))
-        if self.kernel == "precomputed" and Xb is not self.X_fit_:
-            kernel_diagonal(Xa, "precomputed", {})  # raises the explanation
-        return kernel_matrix(Xa, Xb, self.kernel, kernel_params(self))
-
-    def _train_kernel_diagonal(self, X):
-        if self.kernel is None:
-            return np.asarray(
-                X.multiply(X).sum(axis=1)
-                if hasattr(X, "multiply")
-                else np.einsum("ij,ij->i", X, X)
-            ).ravel()
-        return kernel_diagonal(X, self.kernel, kernel_params(self))
-
-    def _variance_scale(self, X):
-        """``S(x, x) = x~' H^-1 x~``, so that ``Var(eta(x)) = dispersion * S``."""
-        hess = self._hessian
-        if self.kernel is None and self._X_dual is None:
-            return hess.variance_scale(X)
-        X_train = self._X_dual if self.kernel is None else self.X_fit_
-        out = np.empty(X.shape[0])
-        for rows in row_blocks(X.shape[0], X_train.shape[0]):
-            Kq = self._train_kernel(X[rows], X_train)
-            out[rows] = hess.variance_scale(Kq, self._train_kernel_diagonal(X[rows]))
-        return out
-
-    def _cross_variance_scale(self, Xa, Xb):
-        """``S(x_a, x_b) = Cov(eta(x_a), eta(x_b)) / dispersion``, (n_a, n_b).
-
-        The posterior covariance scale of section 4 of the theory page
-        (docs/theory.rst), in function space for kernel models; every
-        influence function is built from it.
-        """
-        hess = self._hessian
-        if self.kernel is None and self._X_dual is None:
-            return hess.cross_variance_scale(Xa, Xb)
-        X_train = self._X_dual if self.kernel is None else self.X_fit_
-        return hess.cross_variance_scale(
-            self._train_kernel(Xa, X_train),
-            self._train_kernel(Xb, X_train),
-            self._train_kernel(Xa, Xb),
         )
 
     # ------------------------------------------------------- public verbs
@@ -600,15 +528,16 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
             Predictive standard deviation; only with ``return_std=True``.
         """
         X = self._validate_query(X)
-        eta = self._eta(X)
-        family = self._family
+        state = self.fitted_state_
+        eta = state.eta(X)
+        family = state.family
         mu = family.inverse_link(eta)
         if not return_std:
             return mu
         # sqrt(phi) * hypot(...) rather than sqrt(phi * (...)): no overflow for
         # targets near the top of float64's range.
         # S >= 0 in exact arithmetic; rounding may leave -1e-17 on a kernel.
-        S = np.maximum(self._variance_scale(X), 0.0)
+        S = np.maximum(state.variance_scale(X), 0.0)
         sd_mean = np.abs(family.mean_derivative(eta)) * np.sqrt(S)
         std = self._phi_root() * np.hypot(sd_mean, family.variance_root(mu))
         return mu, check_finite_scores(std, "predictive standard deviations")
@@ -630,8 +559,9 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
             stronger penalty would pull the prediction down.
         """
         X = self._validate_query(X)
-        eta, deta = self._eta(X, with_tangent=True)
-        return self._family.mean_derivative(eta) * deta
+        state = self.fitted_state_
+        eta, deta = state.eta(X, with_tangent=True)
+        return state.family.mean_derivative(eta) * deta
 
     def influence_score(self, X, y=None):
         """Influence of points on model complexity.
@@ -659,18 +589,19 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
             decides the prediction: the curiosity score for active learning.
         """
         X = self._validate_query(X)
-        family = self._family
+        state = self.fitted_state_
+        family = state.family
         if y is None and family.constant_score_variance:
-            deta = self._eta(X, tangent_only=True)
+            deta = state.eta(X, tangent_only=True)
             fisher = family.score_variance(np.zeros(1))
         elif y is None:
-            eta, deta = self._eta(X, with_tangent=True)
+            eta, deta = state.eta(X, with_tangent=True)
             fisher = family.score_variance(eta)
         if y is None:
             with np.errstate(over="ignore", invalid="ignore"):
                 scores = (self._phi_root() * deta) ** 2 * fisher
             return check_finite_scores(scores)
-        eta, deta = self._eta(X, with_tangent=True)
+        eta, deta = state.eta(X, with_tangent=True)
         y = check_target(y)
         check_consistent_length(X, y)
         family.check_y(y)

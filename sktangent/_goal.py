@@ -85,7 +85,7 @@ class _BlockGoal:
         return out
 
 
-def _geometry(estimator, X_pool, X_goal, goal_size, random_state):
+def _geometry(state, X_pool, X_goal, goal_size, random_state):
     """The goal geometry and the goal rows it uses.
 
     The rows are an index array into the pool when the goal is the pool,
@@ -93,11 +93,11 @@ def _geometry(estimator, X_pool, X_goal, goal_size, random_state):
     """
     n_pool = X_pool.shape[0]
     goal = X_pool if X_goal is None else X_goal
-    if PoolCovariance.has_features(estimator):
-        F_pool = PoolCovariance(estimator, X_pool).features()
+    if PoolCovariance.has_features(state):
+        F_pool = PoolCovariance(state, X_pool).features()
         if X_goal is None:
             return _FeatureGoal(F_pool, F_pool), np.arange(n_pool)
-        F_goal = PoolCovariance(estimator, X_goal).features()
+        F_goal = PoolCovariance(state, X_goal).features()
         return _FeatureGoal(F_pool, F_goal), X_goal
     n_goal = goal.shape[0]
     rows, scale = np.arange(n_goal), 1.0
@@ -107,18 +107,18 @@ def _geometry(estimator, X_pool, X_goal, goal_size, random_state):
         rows = np.sort(rng.choice(n_goal, goal_size, replace=False))
         scale = n_goal / goal_size
     if X_goal is None:
-        cov = PoolCovariance(estimator, X_pool)
+        cov = PoolCovariance(state, X_pool)
         return _BlockGoal(cov, n_pool, rows, scale), rows
     stack = sp.vstack if sp.issparse(X_pool) else np.vstack
     X_all = stack([X_pool, X_goal[rows]])
     if sp.issparse(X_all):
         X_all = X_all.tocsr()
-    cov = PoolCovariance(estimator, X_all)
+    cov = PoolCovariance(state, X_all)
     return _BlockGoal(cov, n_pool, n_pool + np.arange(rows.size), scale), X_goal[rows]
 
 
 def expected_influence_batch(
-    estimator,
+    state,
     X_pool,
     n_instances,
     X_goal=None,
@@ -133,7 +133,8 @@ def expected_influence_batch(
 
     Parameters
     ----------
-    estimator : fitted TangentRegressor or multi-user view
+    state : FittedState or GroupedView
+        The fitted state of the model.
     X_pool : validated rows of the pool, shape (N, p)
     n_instances : int
     X_goal : validated rows of the goal set, shape (m, p), or None for the pool
@@ -155,14 +156,14 @@ def expected_influence_batch(
         Only with ``return_score_rows``: ``g`` on the pool before each pick,
         NaN at the earlier picks.
     """
-    geometry, goal = _geometry(estimator, X_pool, X_goal, goal_size, random_state)
-    family = estimator._family
-    phi = estimator.dispersion_  # held fixed within a batch
-    d_pool = family.score_variance(estimator._eta(X_pool))
+    geometry, goal = _geometry(state, X_pool, X_goal, goal_size, random_state)
+    family = state.family
+    phi = state.dispersion  # held fixed within a batch
+    d_pool = family.score_variance(state.eta(X_pool))
     if X_goal is None:
         omega = d_pool[goal]
     else:
-        omega = family.score_variance(estimator._eta(goal))
+        omega = family.score_variance(state.eta(goal))
     s_diag = geometry.diagonal()
     # A row the model gives no weight (d = 0, e.g. a Poisson mean that
     # underflows) cannot move anything: its score is 0, not 0/0.

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._implicit import CGHessian, PrimalHessian
 from ._models import row_blocks
 
 
@@ -34,25 +33,11 @@ class LeaveOneOut:
     gradient: float | None  # d error / ds
 
 
-def _alpha_part(est, X):
-    """``alpha dS_ii/dalpha`` at fixed curvature, for the training rows ``X``."""
-    hess = est._hessian
-    if isinstance(hess, PrimalHessian):
-        return hess.variance_scale_alpha_derivative(X)
-    X_train = est._X_dual if est.kernel is None else est.X_fit_
-    out = np.empty(X.shape[0])
-    for rows in row_blocks(X.shape[0], X_train.shape[0]):
-        out[rows] = hess.variance_scale_alpha_derivative(
-            est._train_kernel(X[rows], X_train), est._train_kernel_diagonal(X[rows])
-        )
-    return out
-
-
-def _curvature_part(est, X, d_dot):
+def _curvature_part(state, X, d_dot):
     """``sum_j d_dot_j S_ij^2`` over the training rows, block by block."""
     out = np.empty(X.shape[0])
     for rows in row_blocks(X.shape[0], X.shape[0]):
-        out[rows] = (est._cross_variance_scale(X[rows], X) ** 2) @ d_dot
+        out[rows] = (state.cross_variance_scale(X[rows], X) ** 2) @ d_dot
     return out
 
 
@@ -72,20 +57,21 @@ def loo_shift(family, y, w, eta, S_diag):
     return w * family.gradient(y, eta) / (1.0 - h), h
 
 
-def leave_one_out(est, X, y, w, with_gradient=False):
+def leave_one_out(state, X, y, w, with_gradient=False):
     """LOO predictions, their mean deviance and optionally its s-derivative.
 
-    ``X`` must be the validated training data the estimator was fitted on.
+    ``state`` is the :class:`~sktangent._state.FittedState` of the fit, and
+    ``X`` the validated training data it was fitted on.
     """
-    if isinstance(est._hessian, CGHessian):
+    if state.factorisation is None:
         raise ValueError(
             "Leave-one-out needs a factorised Hessian; fit with "
             "solver='newton-cholesky' (or 'auto' with fewer coefficients)."
         )
-    family = est._family
-    eta, t = est._eta(X, with_tangent=True)
+    family = state.family
+    eta, t = state.eta(X, with_tangent=True)
     lp, lpp = family.gradient(y, eta), family.hessian(y, eta)
-    S = est._variance_scale(X)
+    S = state.variance_scale(X)
     factor, h = loo_shift(family, y, w, eta, S)
     eta_loo = eta + factor * S
     n = X.shape[0]
@@ -94,9 +80,10 @@ def leave_one_out(est, X, y, w, with_gradient=False):
         return LeaveOneOut(eta_loo, error, None)
 
     d_dot = w * family.third_derivative(y, eta) * t
-    S_dot = _alpha_part(est, X)
+    # alpha dS_ii/dalpha at fixed curvature, then the curvature's own motion.
+    S_dot = state.variance_scale_alpha_derivative(X)
     if np.any(d_dot != 0):
-        S_dot = S_dot - _curvature_part(est, X, d_dot)
+        S_dot = S_dot - _curvature_part(state, X, d_dot)
     h_dot = d_dot * S + w * lpp * S_dot
     lp_dot = lpp * t
     eta_loo_dot = t + w * (

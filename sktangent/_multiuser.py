@@ -591,6 +591,39 @@ class MultiUserTangentRegressor(RegressorMixin, BaseEstimator):
         check_finite_scores(scores)
         return scores[:, 0] if combine == "sum" else scores
 
+    def grouped_state(self, regularity="total"):
+        """The fitted model seen through one regularity tangent.
+
+        What the query strategies use: rows carry their user's index, and
+        the tangent is that of one regularity parameter or of their sum.
+
+        Parameters
+        ----------
+        regularity : {"global", "user", "total"}, default="total"
+            The tangent of ``alpha_global``, of ``alpha_user``, or of both
+            together (the influence on the total complexity).
+
+        Returns
+        -------
+        state : GroupedView
+            With the interface of the fitted state of a
+            :class:`~sktangent.TangentRegressor` that the batch strategies
+            use, and ``rows(X, groups)`` for the design rows.
+        """
+        if regularity not in REGULARITY_WEIGHTS:
+            raise ValueError(
+                f"regularity must be one of {sorted(REGULARITY_WEIGHTS)}; got "
+                f"{regularity!r}."
+            )
+        return GroupedView(
+            family=self._family,
+            dispersion=self.dispersion_,
+            prepare=self._prepare,
+            etas=self._etas,
+            cross_scale=self._cross_variance_scale_rows,
+            weights=REGULARITY_WEIGHTS[regularity],
+        )
+
     # ------------------------------------------- covariance (for batches)
     def _cross_variance_scale_rows(self, Xa, ca, Xb, cb):
         """``S = d eta_a/d theta' H^-1 d eta_b/d theta`` for design rows.
@@ -617,6 +650,9 @@ class MultiUserTangentRegressor(RegressorMixin, BaseEstimator):
         return out
 
 
+REGULARITY_WEIGHTS = {"global": (1.0, 0.0), "user": (0.0, 1.0), "total": (1.0, 1.0)}
+
+
 class GroupedView:
     """A fitted multi-user model seen through one tangent, for the strategies.
 
@@ -624,41 +660,45 @@ class GroupedView:
     index in a last column, and the tangent is the one of the chosen
     regularity parameter ("global", "user") or of their sum ("total"), the
     latter scoring the influence on the total complexity.
+
+    It has the interface of :class:`~sktangent._state.FittedState` that the
+    batches use (``family``, ``dispersion``, ``factorisation``, ``kernel``,
+    ``eta``, ``variance_scale``, ``cross_variance_scale``); its Hessian is
+    block-arrow, not a Cholesky factor, so ``factorisation`` is None and the
+    batches take their generic path. Built by
+    :meth:`MultiUserTangentRegressor.grouped_state`.
     """
 
-    _WEIGHTS = {"global": (1.0, 0.0), "user": (0.0, 1.0), "total": (1.0, 1.0)}
+    factorisation = None  # S column by column, with block-arrow solves
+    kernel = None
 
-    def __init__(self, estimator, regularity):
-        if regularity not in self._WEIGHTS:
-            raise ValueError(
-                f"regularity must be one of {sorted(self._WEIGHTS)}; got "
-                f"{regularity!r}."
-            )
-        self.est = estimator
-        self.weights = np.array(self._WEIGHTS[regularity])
-        self._family = estimator._family
-        self.dispersion_ = estimator.dispersion_
-        self._hessian = None
+    def __init__(self, *, family, dispersion, prepare, etas, cross_scale, weights):
+        self.family = family
+        self.dispersion = dispersion
+        self.weights = np.array(weights)
+        self._prepare = prepare
+        self._etas = etas
+        self._cross_scale = cross_scale
 
     def rows(self, X, groups):
         """Validated design rows with the user index appended."""
-        Xt, codes = self.est._prepare(X, groups)
+        Xt, codes = self._prepare(X, groups)
         return np.column_stack([Xt, codes.astype(float)])
 
     @staticmethod
     def _split(X_aug):
         return X_aug[:, :-1], X_aug[:, -1].astype(int)
 
-    def _eta(self, X_aug, with_tangent=False):
-        eta, tangents = self.est._etas(*self._split(X_aug))
+    def eta(self, X_aug, with_tangent=False):
+        eta, tangents = self._etas(*self._split(X_aug))
         if with_tangent:
             return eta, tangents @ self.weights
         return eta
 
-    def _cross_variance_scale(self, Xa, Xb):
-        return self.est._cross_variance_scale_rows(*self._split(Xa), *self._split(Xb))
+    def cross_variance_scale(self, Xa, Xb):
+        return self._cross_scale(*self._split(Xa), *self._split(Xb))
 
-    def _variance_scale(self, X_aug):
+    def variance_scale(self, X_aug):
         return np.array(
-            [self._cross_variance_scale(r[None], r[None])[0, 0] for r in X_aug]
+            [self.cross_variance_scale(r[None], r[None])[0, 0] for r in X_aug]
         )

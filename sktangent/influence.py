@@ -72,7 +72,7 @@ _OPTIMALITY_TOL_FACTOR = 10.0
 
 # ----------------------------------------------------------------- validation
 def _check_estimator(estimator):
-    """The fitted TangentRegressor, and the map from input rows to its rows.
+    """The fitted state of the TangentRegressor, and the map to its rows.
 
     Accepts what the query strategies accept (a Pipeline ending in the
     model, TangentRegressorCV, a search CV): the points are passed through
@@ -92,29 +92,30 @@ def _check_estimator(estimator):
     def prep(X):
         return X if transform is None else transform.transform(X)
 
-    return est, prep
+    return est.fitted_state_, prep
 
 
-def _labelled(est, X, y, name="X"):
+def _labelled(state, X, y, name="X"):
     """Validated ``X``, ``y`` (in the family's support) and ``eta(X)``."""
-    X = est._validate_query(X)
+    X = state.validate_query(X)
     y_name = "y" if name == "X" else name.replace("X", "y")
     y = check_target(y, y_name)
     check_consistent_length(X, y)
-    est._family.check_y(y)
-    return X, y, est._eta(X)
+    state.family.check_y(y)
+    return X, y, state.eta(X)
 
 
-def _check_points(est, X):
+def _check_points(state, X):
     """With a precomputed kernel, ``X`` must be the training kernel matrix.
 
     Influences need ``k`` between the test points and the points whose
     influence is wanted; a precomputed kernel only provides it against the
     training points.
     """
-    if est.kernel != "precomputed":
+    if state.kernel != "precomputed":
         return
-    same = X.shape == est.X_fit_.shape and np.array_equal(dense(X), dense(est.X_fit_))
+    X_fit = state.X_fit
+    same = X.shape == X_fit.shape and np.array_equal(dense(X), dense(X_fit))
     if not same:
         raise ValueError(
             "With kernel='precomputed' only the training points have known "
@@ -123,35 +124,36 @@ def _check_points(est, X):
         )
 
 
-def _training_set(est, X, y, sample_weight):
+def _training_set(state, X, y, sample_weight):
     """Validate the training data, and check that the fit is their optimum.
 
     The estimator keeps neither ``y`` nor the weights; a wrong ``y`` or
     forgotten weights would silently give wrong leave-one-out values, so the
     stationarity condition ``grad J = 0`` is checked, loosely.
     """
-    X, y, eta = _labelled(est, X, y)
-    _check_points(est, X)
+    X, y, eta = _labelled(state, X, y)
+    _check_points(state, X)
     w = _check_sample_weight(sample_weight, X, dtype=np.float64)
     if np.any(w < 0):
         raise ValueError("sample_weight must be non-negative.")
-    g = w * est._family.gradient(y, eta)
-    if est.kernel is None:
-        coef = est.coef_
-        grad = np.asarray(safe_sparse_dot(X.T, g)).ravel() + est.alpha * coef
+    g = w * state.family.gradient(y, eta)
+    # The alpha that was fitted, whatever the estimator's alpha is now.
+    alpha, coef = state.alpha, state.coef
+    if state.kernel is None:
+        grad = np.asarray(safe_sparse_dot(X.T, g)).ravel() + alpha * coef
         absX = abs(X) if hasattr(X, "toarray") else np.abs(X)
         size = np.asarray(safe_sparse_dot(absX.T, np.abs(g))).ravel()
-        size += est.alpha * np.abs(coef)
+        size += alpha * np.abs(coef)
     else:
         # The dual optimum satisfies w l' + alpha c = 0 row by row.
-        grad = g + est.alpha * est.dual_coef_
-        size = np.abs(g) + est.alpha * np.abs(est.dual_coef_)
-    if est.fit_intercept:
+        grad = g + alpha * coef
+        size = np.abs(g) + alpha * np.abs(coef)
+    if state.fit_intercept:
         grad = np.append(grad, np.sum(g))
         size = np.append(size, np.sum(np.abs(g)))
     slack = 0.0
-    if not (est.family == "normal" and est._resolve_solver(X) == "cholesky"):
-        slack = _OPTIMALITY_TOL_FACTOR * est.tol * float(np.sum(w))
+    if state.solver != "cholesky":  # the closed form of the normal family
+        slack = _OPTIMALITY_TOL_FACTOR * state.tol * float(np.sum(w))
     # Norm-wise, not entry by entry: ill-conditioned kernel systems leave
     # rounding errors of the size of the largest terms in every entry.
     violation, scale = np.max(np.abs(grad)), np.max(size)
@@ -166,10 +168,10 @@ def _training_set(est, X, y, sample_weight):
     return X, y, w, eta
 
 
-def _scale(est, X):
+def _scale(state, X):
     """The covariance scale against the points ``X`` (validated)."""
-    _check_points(est, X)
-    return covariance_scale(est, X)
+    _check_points(state, X)
+    return covariance_scale(state, X)
 
 
 def _influence_matrix(scale, X_test, test_factor, point_factor, n_points):
@@ -183,9 +185,9 @@ def _influence_matrix(scale, X_test, test_factor, point_factor, n_points):
     return check_finite_scores(out, "influences")
 
 
-def _point_factor(est, scale, y, eta, relative):
+def _point_factor(state, scale, y, eta, relative):
     """``-l'(z_j)``, or ``-sign(l'(z_j)) / |H^-1 grad eta(x_j)|`` for RelatIF."""
-    lp = est._family.gradient(y, eta)
+    lp = state.family.gradient(y, eta)
     if not relative:
         return -lp
     norms = scale.norms()
@@ -240,16 +242,16 @@ def parameter_influence(estimator, X, y):
     >>> parameter_influence(model, X, y).shape
     (40, 4)
     """
-    est, prep = _check_estimator(estimator)
-    if est.kernel is not None:
+    state, prep = _check_estimator(estimator)
+    if state.kernel is not None:
         raise ValueError(
             "A kernel model has no finite parameter vector to differentiate: "
             "use prediction_influence(estimator, X, y, X_test) for the "
             "influence on the fitted function at the points X_test."
         )
-    X, y, eta = _labelled(est, prep(X), y)
+    X, y, eta = _labelled(state, prep(X), y)
     with np.errstate(over="ignore", invalid="ignore"):
-        out = -est._family.gradient(y, eta)[:, None] * _scale(est, X).directions()
+        out = -state.family.gradient(y, eta)[:, None] * _scale(state, X).directions()
     return check_finite_scores(out, "parameter influences")
 
 
@@ -301,11 +303,11 @@ def prediction_influence(estimator, X, y, X_test, *, relative=False):
     >>> prediction_influence(model, X, y, [[0.0], [1.0]]).shape
     (2, 40)
     """
-    est, prep = _check_estimator(estimator)
-    X, y, eta = _labelled(est, prep(X), y)
-    X_test = est._validate_query(prep(X_test))
-    scale = _scale(est, X)
-    factor = _point_factor(est, scale, y, eta, relative)
+    state, prep = _check_estimator(estimator)
+    X, y, eta = _labelled(state, prep(X), y)
+    X_test = state.validate_query(prep(X_test))
+    scale = _scale(state, X)
+    factor = _point_factor(state, scale, y, eta, relative)
     return _influence_matrix(
         scale, X_test, np.ones(X_test.shape[0]), factor, X.shape[0]
     )
@@ -373,12 +375,12 @@ def loss_influence(estimator, X, y, X_test, y_test, *, relative=False):
     >>> loss_influence(model, X[:30], y[:30], X[30:], y[30:]).shape
     (10, 30)
     """
-    est, prep = _check_estimator(estimator)
-    X, y, eta = _labelled(est, prep(X), y)
-    X_test, y_test, eta_test = _labelled(est, prep(X_test), y_test, name="X_test")
-    scale = _scale(est, X)
-    factor = _point_factor(est, scale, y, eta, relative)
-    test_factor = est._family.gradient(y_test, eta_test)
+    state, prep = _check_estimator(estimator)
+    X, y, eta = _labelled(state, prep(X), y)
+    X_test, y_test, eta_test = _labelled(state, prep(X_test), y_test, name="X_test")
+    scale = _scale(state, X)
+    factor = _point_factor(state, scale, y, eta, relative)
+    test_factor = state.family.gradient(y_test, eta_test)
     return _influence_matrix(scale, X_test, test_factor, factor, X.shape[0])
 
 
@@ -415,10 +417,10 @@ def self_influence(estimator, X, y):
     >>> bool(np.all(self_influence(model, X, y) <= 0))
     True
     """
-    est, prep = _check_estimator(estimator)
-    X, y, eta = _labelled(est, prep(X), y)
+    state, prep = _check_estimator(estimator)
+    X, y, eta = _labelled(state, prep(X), y)
     with np.errstate(over="ignore", invalid="ignore"):
-        out = -(est._family.gradient(y, eta) ** 2) * _scale(est, X).diag()
+        out = -(state.family.gradient(y, eta) ** 2) * _scale(state, X).diag()
     return check_finite_scores(out, "self-influences")
 
 
@@ -492,13 +494,13 @@ def leave_one_out(estimator, X, y, *, sample_weight=None):
     >>> bool(np.all(np.abs(loo.residuals) >= np.abs(y - model.predict(X))))
     True
     """
-    est, prep = _check_estimator(estimator)
-    X, y, w, eta = _training_set(est, prep(X), y, sample_weight)
-    scale = _scale(est, X)
+    state, prep = _check_estimator(estimator)
+    X, y, w, eta = _training_set(state, prep(X), y, sample_weight)
+    scale = _scale(state, X)
     S = scale.diag()
-    shift, h = loo_shift(est._family, y, w, eta, S)
+    shift, h = loo_shift(state.family, y, w, eta, S)
     eta_loo = eta + shift * S
-    mu = est._family.inverse_link(eta_loo)
+    mu = state.family.inverse_link(eta_loo)
     check_finite_scores(np.column_stack([mu, eta_loo]), "leave-one-out predictions")
     return Bunch(predictions=mu, residuals=y - mu, linear_predictor=eta_loo, leverage=h)
 
@@ -553,12 +555,12 @@ def memorisation_score(estimator, X, y, *, sample_weight=None):
     >>> int(np.argmax(memorisation_score(model, X, y)))
     0
     """
-    est, prep = _check_estimator(estimator)
-    X, y, w, eta = _training_set(est, prep(X), y, sample_weight)
-    scale = _scale(est, X)
+    state, prep = _check_estimator(estimator)
+    X, y, w, eta = _training_set(state, prep(X), y, sample_weight)
+    scale = _scale(state, X)
     S = scale.diag()
-    shift, _ = loo_shift(est._family, y, w, eta, S)
-    family = est._family
+    shift, _ = loo_shift(state.family, y, w, eta, S)
+    family = state.family
     with np.errstate(over="ignore", invalid="ignore"):
         out = family.loss(y, eta + shift * S) - family.loss(y, eta)
     return check_finite_scores(out, "memorisation scores")
@@ -624,13 +626,13 @@ def harm_score(estimator, X, y, X_val, y_val, *, sample_weight=None, method="new
     """
     if method not in ("newton", "influence"):
         raise ValueError(f"method must be 'newton' or 'influence'; got {method!r}.")
-    est, prep = _check_estimator(estimator)
-    X, y, w, eta = _training_set(est, prep(X), y, sample_weight)
-    X_val, y_val, eta_val = _labelled(est, prep(X_val), y_val, name="X_val")
-    family = est._family
-    scale = _scale(est, X)
+    state, prep = _check_estimator(estimator)
+    X, y, w, eta = _training_set(state, prep(X), y, sample_weight)
+    X_val, y_val, eta_val = _labelled(state, prep(X_val), y_val, name="X_val")
+    family = state.family
+    scale = _scale(state, X)
     if method == "newton":
-        shift, _ = loo_shift(est._family, y, w, eta, scale.diag())
+        shift, _ = loo_shift(state.family, y, w, eta, scale.diag())
         loss_val = family.loss(y_val, eta_val)
     else:
         step = w * family.gradient(y, eta)

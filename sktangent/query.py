@@ -101,21 +101,22 @@ def _prepare(
     if transform is not None:
         X_pool = transform.transform(X_pool)
     if multi_user:
-        estimator = GroupedView(estimator, regularity)
-        X_pool = estimator.rows(X_pool, groups)
+        state = estimator.grouped_state(regularity)
+        X_pool = state.rows(X_pool, groups)
     else:
-        X_pool = estimator._validate_query(X_pool)
+        state = estimator.fitted_state_
+        X_pool = state.validate_query(X_pool)
     order = None
     if random_tie_break:
         order = check_random_state(random_state).permutation(n_pool)
-    return estimator, X_pool, order, transform
+    return state, X_pool, order, transform
 
 
-def _goal_rows(estimator, transform, X_goal):
+def _goal_rows(state, transform, X_goal):
     """The validated goal rows, or None when the goal is the pool."""
     if X_goal is None:
         return None
-    if isinstance(estimator, GroupedView):
+    if isinstance(state, GroupedView):
         raise ValueError(
             "X_goal is not supported with a MultiUserTangentRegressor "
             "learner: the goal is the pool itself (leave X_goal=None)."
@@ -124,7 +125,7 @@ def _goal_rows(estimator, transform, X_goal):
         raise ValueError("X_goal is empty: pass at least one goal point.")
     if transform is not None:
         X_goal = transform.transform(X_goal)
-    return estimator._validate_query(X_goal)
+    return state.validate_query(X_goal)
 
 
 _GOALS = ("auto", "predictions", "complexity")
@@ -185,23 +186,23 @@ def _select(
     """
     if criterion == "expected":
         _check_goal_options(goal["goal"], goal["goal_size"], goal["noise"])
-    estimator, X, order, transform = _prepare(learner, X_pool, n_instances, **options)
+    state, X, order, transform = _prepare(learner, X_pool, n_instances, **options)
     if criterion == "expected":
-        kind = _resolve_goal(goal["goal"], goal["X_goal"], estimator._family)
+        kind = _resolve_goal(goal["goal"], goal["X_goal"], state.family)
         criterion = "influence" if kind == "complexity" else "expected"
     if criterion == "expected":
         return expected_influence_batch(
-            estimator,
+            state,
             X,
             n_instances,
-            _goal_rows(estimator, transform, goal["X_goal"]),
+            _goal_rows(state, transform, goal["X_goal"]),
             goal_size=goal["goal_size"],
             random_state=options["random_state"],
             noise=float(goal["noise"]),
             order=order,
             return_score_rows=return_score_rows,
         )
-    out = greedy_batch(estimator, X, n_instances, criterion, order, return_score_rows)
+    out = greedy_batch(state, X, n_instances, criterion, order, return_score_rows)
     # argmax picks a NaN or inf first, so the picks' scores reveal any.
     check_finite_scores(out[1], f"{criterion} scores of the pool")
     if return_score_rows:

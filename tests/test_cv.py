@@ -16,7 +16,9 @@ from sktangent.query import influence_sampling
 
 def _loo(est, X, y, w, alpha, gradient=False):
     model = clone(est).set_params(alpha=alpha).fit(X, y, sample_weight=w)
-    return leave_one_out(model, model._validate_query(X), y, w, gradient)
+    return leave_one_out(
+        model.fitted_state_, model.fitted_state_.validate_query(X), y, w, gradient
+    )
 
 
 LOO_CASES = {
@@ -123,10 +125,10 @@ def _brute_force_grid(est, X, y, w, grid):
         pred = np.empty(len(y))
         for i in range(len(y)):
             keep = np.arange(len(y)) != i
-            pred[i] = model.fit(X[keep], y[keep], sample_weight=w[keep])._eta(
-                X[i : i + 1]
-            )[0]
-        errors.append(2 * np.mean(w * model._family.loss(y, pred)))
+            pred[i] = model.fit(
+                X[keep], y[keep], sample_weight=w[keep]
+            ).fitted_state_.eta(X[i : i + 1])[0]
+        errors.append(2 * np.mean(w * model.fitted_state_.family.loss(y, pred)))
     return np.array(errors)
 
 

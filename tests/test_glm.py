@@ -235,7 +235,7 @@ def test_glm_influence_is_the_log_alpha_derivative_of_the_loss(glm_problem):
         refit = with_params(est, alpha=est.alpha * np.exp(ds)).fit(
             X, y, sample_weight=w
         )
-        losses.append(family.loss(y_query, refit._eta(X_query)))
+        losses.append(family.loss(y_query, refit.fitted_state_.eta(X_query)))
     fd = (losses[0] - losses[1]) / (2 * h)
     np.testing.assert_allclose(
         est.influence_score(X_query, y_query), fd, rtol=1e-5, atol=1e-9
@@ -266,8 +266,8 @@ def test_dispersion_is_fixed_or_pearson(glm_problem):
         return
     family = get_family(est.family, est.power)
     w0 = np.ones(X.shape[0]) if w is None else w
-    chi2 = np.sum(w0 * family.pearson_residuals_squared(y, est._eta(X)))
-    edf = est._hessian.effective_dof()
+    chi2 = np.sum(w0 * family.pearson_residuals_squared(y, est.fitted_state_.eta(X)))
+    edf = est.fitted_state_.hessian.effective_dof()
     assert 1 < edf < X.shape[0]
     np.testing.assert_allclose(est.dispersion_, chi2 / (X.shape[0] - edf), rtol=1e-10)
 
@@ -277,7 +277,7 @@ def test_glm_std_combines_parameter_and_noise_variance(glm_problem):
     est.fit(X, y, sample_weight=w)
     family = get_family(est.family, est.power)
     mean, std = est.predict(X_query, return_std=True)
-    eta = est._eta(X_query)
+    eta = est.fitted_state_.eta(X_query)
     noise = est.dispersion_ * family.variance(mean)
     assert np.all(std**2 > noise)
     # The parameter part is phi * mu'^2 * S(x, x). Linear: S = x~' H^-1 x~
@@ -292,7 +292,7 @@ def test_glm_std_combines_parameter_and_noise_variance(glm_problem):
             rows = np.column_stack([rows, np.ones(rows.shape[0])])
         S = np.einsum("ij,ji->i", rows, np.linalg.solve(obj.hessian(theta), rows.T))
     else:
-        d = w0 * family.hessian(y, est._eta(X))
+        d = w0 * family.hessian(y, est.fitted_state_.eta(X))
         K = pairwise_kernels(X, metric="rbf", gamma=est.gamma) / est.alpha
         Ks = pairwise_kernels(X_query, X, metric="rbf", gamma=est.gamma) / est.alpha
         Ky = K + np.diag(1 / d)
@@ -313,7 +313,9 @@ def test_lbfgs_tangent_matches_newton_tangent():
         lbfgs = with_params(est, solver="lbfgs", tol=1e-8).fit(X, y, sample_weight=w)
         np.testing.assert_allclose(lbfgs.coef_tangent_, newton.coef_tangent_, rtol=1e-5)
         np.testing.assert_allclose(
-            lbfgs._variance_scale(X_query), newton._variance_scale(X_query), rtol=1e-5
+            lbfgs.fitted_state_.variance_scale(X_query),
+            newton.fitted_state_.variance_scale(X_query),
+            rtol=1e-5,
         )
         # Hutchinson's estimate of the degrees of freedom is close, not exact.
         np.testing.assert_allclose(lbfgs.dispersion_, newton.dispersion_, rtol=0.05)

@@ -24,11 +24,11 @@ def _dense(X):
 
 def _oracle(refit, pool, goal, phi, noise):
     """``g`` on the pool from a refitted model's own covariance scale."""
-    family = refit._family
-    d = family.score_variance(refit._eta(pool))
-    omega = family.score_variance(refit._eta(goal))
-    S = refit._cross_variance_scale(goal, pool)
-    return phi * (omega @ S**2) / (noise / d + refit._variance_scale(pool))
+    family = refit.fitted_state_.family
+    d = family.score_variance(refit.fitted_state_.eta(pool))
+    omega = family.score_variance(refit.fitted_state_.eta(goal))
+    S = refit.fitted_state_.cross_variance_scale(goal, pool)
+    return phi * (omega @ S**2) / (noise / d + refit.fitted_state_.variance_scale(pool))
 
 
 @pytest.mark.parametrize("noise", [1.0, 0.25])
@@ -46,7 +46,7 @@ def test_greedy_picks_equal_refits_at_predicted_labels(case, noise):
     goal = _pool(None, X, rng, m=7)
     n_picks = 4
     indices, scores, score_rows = expected_influence_batch(
-        est,
+        est.fitted_state_,
         pool,
         n_picks,
         goal,
@@ -86,8 +86,10 @@ def test_score_is_the_expected_squared_move_of_the_goal_predictions(model):
     pool = _pool(None, X, rng, m=6)
     goal = _pool(None, X, rng, m=9)
     phi = est.dispersion_
-    _, _, rows = expected_influence_batch(est, pool, 1, goal, return_score_rows=True)
-    S_xx = est._variance_scale(pool)
+    _, _, rows = expected_influence_batch(
+        est.fitted_state_, pool, 1, goal, return_score_rows=True
+    )
+    S_xx = est.fitted_state_.variance_scale(pool)
     for i in range(pool.shape[0]):
         x = pool[i : i + 1]
         moved = []
@@ -112,14 +114,16 @@ def test_score_is_the_reduction_of_the_summed_predictive_variance():
     est.fit(X, y)
     rng = np.random.RandomState(2)
     pool, goal = _pool(None, X, rng, m=5), _pool(None, X, rng, m=8)
-    _, _, rows = expected_influence_batch(est, pool, 1, goal, return_score_rows=True)
+    _, _, rows = expected_influence_batch(
+        est.fitted_state_, pool, 1, goal, return_score_rows=True
+    )
     var_before = est.predict(goal, return_std=True)[1] ** 2
     for i in range(pool.shape[0]):
         x = pool[i : i + 1]
         Xa, ya, wa = _add(X, y, w, x, est.predict(x))
         after = with_params(est).fit(Xa, ya, sample_weight=wa)
         # Same dispersion on both sides: compare the covariance scales.
-        var_after = est.dispersion_ * after._variance_scale(goal)
+        var_after = est.dispersion_ * after.fitted_state_.variance_scale(goal)
         var_b = var_before - est.dispersion_  # the mean's variance, no noise
         np.testing.assert_allclose(np.sum(var_b - var_after), rows[0][i], rtol=1e-7)
 
@@ -129,13 +133,15 @@ def test_public_function_goal_defaults_and_subsample(rng):
     est.fit(X, y)
     pool = rng.normal(size=(60, X.shape[1])) + 0.5
     idx, scores = expected_influence_sampling(est, pool, n_instances=2)
-    ref_idx, ref_scores = expected_influence_batch(est, pool, 2)
+    ref_idx, ref_scores = expected_influence_batch(est.fitted_state_, pool, 2)
     np.testing.assert_array_equal(idx, ref_idx)
     np.testing.assert_allclose(scores, ref_scores)
     # A goal subsample: the same as scoring against those rows, scaled up.
     idx, scores = expected_influence_sampling(est, pool, goal_size=20, random_state=3)
     rows = np.sort(np.random.RandomState(3).choice(60, 20, replace=False))
-    sub_idx, sub_scores = expected_influence_batch(est, pool, 1, pool[rows])
+    sub_idx, sub_scores = expected_influence_batch(
+        est.fitted_state_, pool, 1, pool[rows]
+    )
     assert idx[0] == sub_idx[0]
     np.testing.assert_allclose(scores, sub_scores * 3.0)
     # Deterministic without a random_state.
@@ -145,7 +151,7 @@ def test_public_function_goal_defaults_and_subsample(rng):
     # An explicit goal set.
     goal = rng.normal(size=(15, X.shape[1]))
     idx, scores = expected_influence_sampling(est, pool, X_goal=goal)
-    assert idx[0] == expected_influence_batch(est, pool, 1, goal)[0][0]
+    assert idx[0] == expected_influence_batch(est.fitted_state_, pool, 1, goal)[0][0]
 
 
 def test_goal_changes_the_picks_towards_it():
@@ -164,9 +170,9 @@ def test_blocks_give_the_same_picks(monkeypatch):
     est, X, y, w, _ = make_problem("rbf", True, True, False)
     est.fit(X, y, sample_weight=w)
     pool = _pool(None, X, np.random.RandomState(4), m=40)
-    full = expected_influence_batch(est, pool, 3, pool[::2])
+    full = expected_influence_batch(est.fitted_state_, pool, 3, pool[::2])
     monkeypatch.setattr(sktangent._models, "_BLOCK_ELEMENTS", 50)
-    small = expected_influence_batch(est, pool, 3, pool[::2])
+    small = expected_influence_batch(est.fitted_state_, pool, 3, pool[::2])
     np.testing.assert_array_equal(full[0], small[0])
     np.testing.assert_allclose(full[1], small[1], rtol=1e-10)
 
@@ -178,12 +184,12 @@ def test_linear_goal_is_summed_exactly_whatever_goal_size(rng):
     est.fit(X, y, sample_weight=w)
     pool, goal = _pool(None, X, rng, m=50), _pool(None, X, rng, m=40)
     exact = expected_influence_batch(
-        est, pool, 4, goal, goal_size=5, return_score_rows=True
+        est.fitted_state_, pool, 4, goal, goal_size=5, return_score_rows=True
     )
     from sktangent._batch import PoolCovariance
     from sktangent._goal import _BlockGoal
 
-    cov = PoolCovariance(est, np.vstack([pool, goal]))
+    cov = PoolCovariance(est.fitted_state_, np.vstack([pool, goal]))
     block = _BlockGoal(cov, 50, 50 + np.arange(40), 1.0)
     omega = np.ones(40)
     np.testing.assert_allclose(
@@ -239,7 +245,9 @@ def test_poisson_rows_without_weight_score_zero():
     y = rng.poisson(np.exp(0.5 * X[:, 0]))
     est = TangentRegressor(family="poisson", alpha=1.0).fit(X, y)
     pool = np.vstack([rng.normal(size=(10, 2)), [[-3000.0 / est.coef_[0], 0.0]]])
-    _, _, rows = expected_influence_batch(est, pool, 2, return_score_rows=True)
+    _, _, rows = expected_influence_batch(
+        est.fitted_state_, pool, 2, return_score_rows=True
+    )
     assert np.all(np.isfinite(rows[0]))
     assert rows[0][-1] == 0.0
 
@@ -300,17 +308,17 @@ def test_goal_rule_follows_the_family(rng):
         np.testing.assert_array_equal(complexity[0], pointwise[0])
     predictions = expected_influence_sampling(glm, pool, goal="predictions")
     np.testing.assert_array_equal(
-        predictions[0], expected_influence_batch(glm, pool, 1)[0]
+        predictions[0], expected_influence_batch(glm.fitted_state_, pool, 1)[0]
     )
     goal = rng.normal(size=(10, 2))
     with_goal = expected_influence_sampling(glm, pool, X_goal=goal)
     np.testing.assert_array_equal(
-        with_goal[0], expected_influence_batch(glm, pool, 1, goal)[0]
+        with_goal[0], expected_influence_batch(glm.fitted_state_, pool, 1, goal)[0]
     )
     normal = TangentRegressor(alpha=1.0).fit(X, X[:, 0] + rng.normal(size=40))
     np.testing.assert_array_equal(
         expected_influence_sampling(normal, pool, n_instances=3)[0],
-        expected_influence_batch(normal, pool, 3)[0],
+        expected_influence_batch(normal.fitted_state_, pool, 3)[0],
     )
     with pytest.raises(ValueError, match="goal"):
         expected_influence_sampling(normal, pool, goal="loss")
@@ -326,7 +334,7 @@ def test_conjugate_gradient_model_scores_from_its_own_covariance(rng):
     est.fit(X, y)
     pool, goal = rng.normal(size=(12, 3)), rng.normal(size=(6, 3))
     idx, scores, rows = expected_influence_batch(
-        est, pool, 2, goal, return_score_rows=True
+        est.fitted_state_, pool, 2, goal, return_score_rows=True
     )
     np.testing.assert_allclose(
         rows[0], _oracle(est, pool, goal, est.dispersion_, 1.0), rtol=1e-6

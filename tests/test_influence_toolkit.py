@@ -68,7 +68,7 @@ def make_glm(family, power, model, fit_intercept=True, seed=0, n=40):
 
 
 def eta(est, X):
-    return est._eta(est._validate_query(X))
+    return est.fitted_state_.eta(est.fitted_state_.validate_query(X))
 
 
 def weights(w, n):
@@ -118,7 +118,7 @@ def test_influence_matrices_match_upweighting(problem):
 def test_glm_influence_matrices_match_upweighting(case):
     est, X, y, w, X_test, y_test = make_glm(*case)
     est.fit(X, y, sample_weight=w)
-    family = est._family
+    family = est.fitted_state_.family
     L = loss_influence(est, X, y, X_test, y_test)
     P = prediction_influence(est, X, y, X_test)
     for i in (0, 7):
@@ -141,7 +141,7 @@ def test_influence_of_a_new_point_matches_adding_it():
         refit = clone(est).fit(
             np.vstack([X, x_new]), np.append(y, y_new), sample_weight=np.append(w, eps)
         )
-        loss = est._family.loss
+        loss = est.fitted_state_.family.loss
         return (loss(y_test, eta(refit, X_test)) - loss(y_test, eta(est, X_test))) / eps
 
     fd = 2 * forward(EPS / 2) - forward(EPS)  # one Richardson step
@@ -157,7 +157,12 @@ def test_self_influence_is_the_diagonal_and_never_positive(case):
     assert np.all(s <= 0)
     i = 3
     fd = upweighted(
-        est, X, y, w, i, lambda r: est._family.loss(y[i], eta(r, X[i : i + 1]))
+        est,
+        X,
+        y,
+        w,
+        i,
+        lambda r: est.fitted_state_.family.loss(y[i], eta(r, X[i : i + 1])),
     )
     np.testing.assert_allclose(s[i], fd[0], rtol=1e-5)
 
@@ -177,7 +182,7 @@ def _parameters(est):
 def _dense_hessian(est, X, y, w):
     X = X.toarray() if sp.issparse(X) else X
     obj = Objective(
-        est._family,
+        est.fitted_state_.family,
         X,
         y,
         weights(w, len(y)),
@@ -201,7 +206,7 @@ def test_parameter_influence_matches_upweighting_and_dense_solve(problem):
     influence = parameter_influence(est, X, y)
     assert influence.shape == (X.shape[0], X.shape[1] + est.fit_intercept)
     H = _dense_hessian(est, X, y, w)
-    lp = est._family.gradient(y, eta(est, X))
+    lp = est.fitted_state_.family.gradient(y, eta(est, X))
     dense = -lp[:, None] * np.linalg.solve(H, _design(est, X).T).T
     np.testing.assert_allclose(influence, dense, rtol=1e-8, atol=1e-12)
     for i in (0, 5):
@@ -218,7 +223,7 @@ def test_glm_parameter_influence(family, power, solver):
     est.fit(X, y, sample_weight=w)
     influence = parameter_influence(est, X, y)
     H = _dense_hessian(est, X, y, w)
-    lp = est._family.gradient(y, eta(est, X))
+    lp = est.fitted_state_.family.gradient(y, eta(est, X))
     dense = -lp[:, None] * np.linalg.solve(H, _design(est, X).T).T
     np.testing.assert_allclose(influence, dense, rtol=1e-7, atol=1e-12)
     if solver == "newton-cholesky":
@@ -344,10 +349,10 @@ def test_glm_one_step_beats_the_plain_influence_approximation(case):
     print(f"{glm_id(case)}: one-step {one_step_error:.2e}, plain {plain_error:.2e}")
     assert one_step_error < plain_error
     np.testing.assert_allclose(
-        loo.predictions, est._family.inverse_link(loo.linear_predictor)
+        loo.predictions, est.fitted_state_.family.inverse_link(loo.linear_predictor)
     )
     memo = memorisation_score(est, X, y, sample_weight=w)
-    family = est._family
+    family = est.fitted_state_.family
     expected = family.loss(y, loo.linear_predictor) - family.loss(y, eta(est, X))
     np.testing.assert_allclose(memo, expected, rtol=1e-12, atol=1e-14)
 
@@ -426,7 +431,7 @@ def test_first_order_harm_is_the_weighted_sum_of_loss_influences(case):
     newton = harm_score(est, X, y, X_val, y_val, sample_weight=w)
 
     def val_loss(model):
-        return np.sum(est._family.loss(y_val, eta(model, X_val)))
+        return np.sum(est.fitted_state_.family.loss(y_val, eta(model, X_val)))
 
     brute = np.array(
         [val_loss(est) - val_loss(removed(est, X, y, w, i)) for i in range(6)]

@@ -7,7 +7,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sktangent import MultiUserTangentRegressor, TangentRegressor
 from sktangent._batch import greedy_batch
-from sktangent._multiuser import GroupedView
+from sktangent._multiuser import REGULARITY_WEIGHTS
 from sktangent.query import influence_sampling, variance_sampling
 
 
@@ -175,7 +175,7 @@ def test_multiuser_greedy_batch_equals_refits(regularity):
     rng = np.random.RandomState(2)
     pool = rng.normal(size=(15, 3))
     pool_groups = rng.randint(4, size=15)  # user 3 is unknown
-    view = GroupedView(est, regularity)
+    view = est.grouped_state(regularity)
     rows = view.rows(pool, pool_groups)
     idx, _, tangent = greedy_batch(view, rows, 3, "influence")
     labels = est.predict(pool[idx], pool_groups[idx])
@@ -185,7 +185,7 @@ def test_multiuser_greedy_batch_equals_refits(regularity):
         groups=np.append(groups, pool_groups[idx]),
         sample_weight=np.append(w, np.ones(3)),
     )
-    weights = GroupedView._WEIGHTS[regularity]
+    weights = REGULARITY_WEIGHTS[regularity]
     expected = refit.predict_tangent(pool, pool_groups) @ np.array(weights)
     np.testing.assert_allclose(tangent, expected, rtol=1e-8, atol=1e-12)
 

@@ -51,12 +51,12 @@ def test_greedy_picks_equal_refits_at_predicted_labels(case, criterion):
     pool = _pool(X_query, X, np.random.RandomState(5))
     n_picks = 4
     indices, scores, tangent, score_rows = greedy_batch(
-        est, pool, n_picks, criterion, return_score_rows=True
+        est.fitted_state_, pool, n_picks, criterion, return_score_rows=True
     )
     assert len(set(indices.tolist())) == n_picks
 
     phi = est.dispersion_  # held fixed within a batch
-    family = est._family
+    family = est.fitted_state_.family
     for k in range(n_picks + 1):
         picked = indices[:k]
         refit = est
@@ -64,8 +64,10 @@ def test_greedy_picks_equal_refits_at_predicted_labels(case, criterion):
             rows = pool[picked]
             Xa, ya, wa = _add(X, y, w, rows, est.predict(rows))
             refit = with_params(est).fit(Xa, ya, sample_weight=wa)
-        eta, deta = refit._eta(pool, with_tangent=True)
-        np.testing.assert_allclose(eta, est._eta(pool), rtol=1e-8, atol=1e-10)
+        eta, deta = refit.fitted_state_.eta(pool, with_tangent=True)
+        np.testing.assert_allclose(
+            eta, est.fitted_state_.eta(pool), rtol=1e-8, atol=1e-10
+        )
         if k == n_picks:
             np.testing.assert_allclose(tangent, deta, rtol=1e-8, atol=1e-12)
             break
@@ -73,7 +75,9 @@ def test_greedy_picks_equal_refits_at_predicted_labels(case, criterion):
             oracle = phi * family.score_variance(eta) * deta**2
         else:
             oracle = (
-                phi * family.mean_derivative(eta) ** 2 * refit._variance_scale(pool)
+                phi
+                * family.mean_derivative(eta) ** 2
+                * refit.fitted_state_.variance_scale(pool)
             )
         np.testing.assert_allclose(
             score_rows[k][~np.isnan(score_rows[k])],

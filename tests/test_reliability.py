@@ -54,7 +54,7 @@ def test_no_nan_scores_where_the_mean_underflows(family, power):
     y = y + 1.0 if family == "gamma" else y
     model = TangentRegressor(family=family, power=power).fit(X, y)
     pool = _underflow_pool(model, np.random.RandomState(1))
-    assert model._eta(pool[:2]).max() < -745
+    assert model.fitted_state_.eta(pool[:2]).max() < -745
     scores = model.influence_score(pool)
     assert np.all(np.isfinite(scores))
     if family != "gamma":  # mu'^2 / V = mu^(2 - p) -> 0
@@ -75,7 +75,7 @@ def test_no_nan_scores_where_the_mean_underflows(family, power):
 def test_strategies_raise_instead_of_ranking_a_non_finite_score(monkeypatch):
     X, y = _counts()
     model = TangentRegressor(family="poisson").fit(X, y)
-    fam = model._family
+    fam = model.fitted_state_.family
 
     def nan_fisher(eta):
         out = np.ones_like(eta)
@@ -96,7 +96,7 @@ def test_huge_linear_predictor_raises_instead_of_capping(family, power):
     y = y + 1.0 if family == "gamma" else y
     model = TangentRegressor(family=family, power=power).fit(X, y)
     far = np.vstack([np.sign(model.coef_) * 1e4, X[:2]])
-    assert model._eta(far[1:]).max() < 700
+    assert model.fitted_state_.eta(far[1:]).max() < 700
     calls = [
         lambda: model.predict(far),
         lambda: model.predict(far, return_std=True),
@@ -138,7 +138,9 @@ def test_dispersion_in_scaled_form_for_huge_targets():
     _, std_small = small.predict(X[:5], return_std=True)
     assert np.all(np.isfinite(std))
     np.testing.assert_allclose(std, std_small * 1e200, rtol=1e-10)
-    np.testing.assert_allclose(big._phi_root(), np.sqrt(small.dispersion_) * 1e200)
+    np.testing.assert_allclose(
+        big.fitted_state_.dispersion_root, np.sqrt(small.dispersion_) * 1e200
+    )
     # phi ~ 1e399 is beyond float64; the scores (~1e800) cannot be held either:
     # a clear error, never inf or NaN.
     assert big.dispersion_ == np.inf
