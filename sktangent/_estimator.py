@@ -195,6 +195,20 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         targets of size ``1e200`` still give a finite ``return_std``
         (``dispersion_`` itself is then ``inf``).
 
+    fitted_state_ : FittedState
+        Everything the fit leaves, as one frozen object: the family, the
+        model shape (``kernel``, the training rows of a dual system), the
+        Hessian at the optimum as the solver factorised it (``factorisation``
+        says ``"primal"``, ``"dual"`` or None for conjugate gradients), the
+        coefficients and their tangent, the ``alpha`` that was fitted, the
+        dispersion, and the verbs built on them: ``eta(X)`` (the linear
+        predictor and its tangent), ``variance_scale(X)`` and
+        ``cross_variance_scale(Xa, Xb)`` (:math:`S(x, x')`),
+        ``train_kernel`` and ``validate_query``. The influence functions and
+        the query strategies read only this object, so they keep describing
+        the fitted model whatever ``set_params`` does before the next
+        ``fit``. Its verbs take validated rows; see :doc:`/architecture`.
+
     n_iter_ : int
         Number of solver iterations (1 for the closed form).
 
