@@ -108,9 +108,9 @@ class DualScale:
     ``u = H^-1 grad eta(x_j)`` takes the values ``e = S(X_fit, x_j)`` at the
     training points, with ``sqrt(D) e = L^-T z - b M^-1 sqrt(d) / s`` (one
     back substitution); its intercept is ``S`` against a point with a zero
-    kernel row, ``-b / (s alpha)`` (for a linear model with ``p > n``, whose
-    kernel centres the rows at ``m``, the intercept of the centred rows:
-    ``-m' beta_u`` more for the rows themselves); and since ``u' H u = S(x_j, x_j)`` and
+    kernel row, ``-b / (s alpha)`` (with ``p > n`` the kernel centres the rows
+    at ``m``, so that is the intercept of the centred rows; the rows' own
+    takes ``- m' beta_u`` more); and since ``u' H u = S(x_j, x_j)`` and
     ``H = sum_i d_i grad eta_i grad eta_i' + alpha P``, the squared
     function-space norm of ``u`` is ``(S(x_j, x_j) - sum_i d_i e_i^2) / alpha``.
     """
