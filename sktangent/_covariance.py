@@ -18,8 +18,9 @@ def dense(X):
     return np.asarray(X.toarray() if hasattr(X, "toarray") else X)
 
 
-def training_kernel(est, Xa, Xb):
-    """``k(Xa, Xb)``; with a precomputed kernel ``Xb`` is the training set."""
+def training_kernel(est, Xa, Xb=None):
+    """``k(Xa, Xb)``; ``Xb=None``, and any ``Xb`` with a precomputed kernel, is
+    the training set."""
     if est.kernel == "precomputed":
         return dense(Xa)
     return est._train_kernel(Xa, Xb)
@@ -103,7 +104,9 @@ class DualScale:
     ``u = H^-1 grad eta(x_j)`` takes the values ``e = S(X_fit, x_j)`` at the
     training points, with ``sqrt(D) e = L^-T z - b M^-1 sqrt(d) / s`` (one
     back substitution); its intercept is ``S`` against a point with a zero
-    kernel row, ``-b / (s alpha)``; and since ``u' H u = S(x_j, x_j)`` and
+    kernel row, ``-b / (s alpha)`` (with ``p > n`` the kernel centres the rows
+    at ``m``, so that is the intercept of the centred rows; the rows' own
+    takes ``- m' beta_u`` more); and since ``u' H u = S(x_j, x_j)`` and
     ``H = sum_i d_i grad eta_i grad eta_i' + alpha P``, the squared
     function-space norm of ``u`` is ``(S(x_j, x_j) - sum_i d_i e_i^2) / alpha``.
     """
@@ -113,18 +116,17 @@ class DualScale:
         self.hess = est._hessian
         self.alpha = float(est.alpha)
         self.X = X
-        self.X_fit = est._X_dual if est.kernel is None else est.X_fit_
         # Whitened block by block of rows: k(X, X_fit) itself may not fit.
         parts = [
-            self.hess.whiten(training_kernel(est, X[rows], self.X_fit))
-            for rows in row_blocks(X.shape[0], self.X_fit.shape[0])
+            self.hess.whiten(training_kernel(est, X[rows]))
+            for rows in row_blocks(X.shape[0], est._n_fit())
         ]
         self.Z = np.hstack([z for z, _ in parts])
         self.b = np.concatenate([b for _, b in parts])
         self.s = self.hess.s if est.fit_intercept else 1.0
 
     def cross(self, Xq):
-        Zq, bq = self.hess.whiten(training_kernel(self.est, Xq, self.X_fit))
+        Zq, bq = self.hess.whiten(training_kernel(self.est, Xq))
         quad = Zq.T @ self.Z - np.outer(bq, self.b) / self.s
         return (training_kernel(self.est, Xq, self.X) - quad) / self.alpha
 
@@ -155,27 +157,37 @@ class DualScale:
             top -= np.outer(self.hess.u, self.b / self.s)
         return top
 
-    def _intercept(self):
+    def _intercept(self, values):
+        """The intercept of ``u``; ``values`` is :meth:`_values`."""
         if not self.est.fit_intercept:
             return np.zeros(self.Z.shape[1])
-        return -self.b / (self.s * self.alpha)
+        b_u = -self.b / (self.s * self.alpha)
+        kernel = self.est._linear_dual
+        if kernel is not None:
+            # m' beta_u = ((x - m)'m - (Xc m)' D e) / alpha, Xc the centred
+            # training rows: beta_u is never formed (it is p wide).
+            De = self.hess.sqrt_d[:, None] * values
+            b_u -= (kernel.offset_dot(self.X) - kernel.offset_dot() @ De) / self.alpha
+        return b_u
 
     def directions(self):
         """``H^-1 x~_j`` in the coefficients of a linear model solved in the dual.
 
-        ``H u = x~`` gives ``beta_u = (x - X' D e) / alpha``.
+        ``H u = x~`` gives ``beta_u = (x - m - Xc' D e) / alpha``, with ``Xc``
+        the training rows centred at ``m`` (``1' D e = 1``).
         """
-        De = self.hess.sqrt_d[:, None] * self._values()
-        coef = (
-            dense(self.X) - np.asarray(safe_sparse_dot(De.T, self.X_fit))
-        ) / self.alpha
+        kernel = self.est._linear_dual
+        values = self._values()
+        De = self.hess.sqrt_d[:, None] * values
+        coef = (kernel.centred(self.X) - kernel.coef(De).T) / self.alpha
         if not self.est.fit_intercept:
             return coef
-        return np.column_stack([coef, self._intercept()])
+        return np.column_stack([coef, self._intercept(values)])
 
     def norms(self):
-        f_sq = (self.diag() - np.sum(self._values() ** 2, axis=0)) / self.alpha
-        return np.sqrt(np.maximum(f_sq, 0.0) + self._intercept() ** 2)
+        values = self._values()
+        f_sq = (self.diag() - np.sum(values**2, axis=0)) / self.alpha
+        return np.sqrt(np.maximum(f_sq, 0.0) + self._intercept(values) ** 2)
 
 
 def covariance_scale(est, X):
@@ -184,7 +196,7 @@ def covariance_scale(est, X):
     With ``kernel="precomputed"``, ``X`` must be the training kernel matrix
     (the only points whose kernel values against others are known).
     """
-    if est.kernel is not None or est._X_dual is not None:
+    if est._dual():
         return DualScale(est, X)
     if isinstance(est._hessian, PrimalHessian):
         return PrimalScale(est, X)

@@ -17,6 +17,7 @@ from sklearn.utils.validation import (
 from ._families import dispersion_root, get_family, has_positive_targets
 from ._implicit import constant_columns
 from ._models import (
+    CentredLinearKernel,
     kernel_diagonal,
     kernel_dot,
     kernel_matrix,
@@ -366,17 +367,18 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         alpha = float(self.alpha)
         glm = (alpha, self.fit_intercept, self.max_iter, self.tol)
 
-        self._X_dual = None
+        self._linear_dual = None
         if self.kernel is None:
             if solver == "cholesky" and n_samples >= X.shape[1]:
                 result = fit_normal_primal(X, y, w, alpha, self.fit_intercept)
             elif solver == "cholesky":
-                # p > n: the dual of the linear model is the linear kernel.
-                K = np.asarray(safe_sparse_dot(X, X.T, dense_output=True))
+                # p > n: the dual of the linear model is the linear kernel,
+                # of the centred rows (constant columns exactly zero).
+                kernel = CentredLinearKernel(X, w, self.fit_intercept)
                 result = fit_normal_dual(
-                    K, y, w, alpha, self.fit_intercept, overwrite_K=True
+                    kernel.gram(), y, w, alpha, self.fit_intercept, overwrite_K=True
                 )
-                self._X_dual = X
+                self._linear_dual = kernel
             elif solver == "newton-cholesky":
                 result = fit_newton_primal(family, X, y, w, *glm)
             else:
@@ -397,7 +399,7 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
             self.X_fit_ = X
 
         tangent, intercept_tangent = result.hessian.tangent(result.coef)
-        if self.kernel is None and self._X_dual is None and self.fit_intercept:
+        if self.kernel is None and self._linear_dual is None and self.fit_intercept:
             # A constant column's tangent is exactly 0, like its coefficient;
             # an iterative solve (CG) leaves rounding there, which belongs to
             # the intercept (the same tangent at the training rows).
@@ -410,9 +412,14 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         if self.kernel is not None:
             self.dual_coef_ = result.coef
             self.dual_coef_tangent_ = tangent
-        elif self._X_dual is not None:
-            self.coef_ = np.asarray(safe_sparse_dot(X.T, result.coef)).ravel()
-            self.coef_tangent_ = np.asarray(safe_sparse_dot(X.T, tangent)).ravel()
+        elif self._linear_dual is not None:
+            # beta = Xc' c; the intercept of the centred rows, b + m' beta,
+            # back to the rows themselves.
+            offset = self._linear_dual.offset
+            self.coef_ = self._linear_dual.coef(result.coef)
+            self.coef_tangent_ = self._linear_dual.coef(tangent)
+            result.intercept -= float(offset @ self.coef_)
+            intercept_tangent -= float(offset @ self.coef_tangent_)
         else:
             self.coef_ = result.coef
             self.coef_tangent_ = tangent
@@ -529,32 +536,43 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         check_eta(self._family, out)
         return out
 
-    def _train_kernel(self, Xa, Xb):
-        """``k(Xa, Xb)`` of a dual model: the kernel, or ``Xa Xb'`` for p > n."""
+    def _dual(self):
+        """Whether the model is solved in function space (kernel, or p > n)."""
+        return self.kernel is not None or self._linear_dual is not None
+
+    def _n_fit(self):
+        """Number of training rows of a dual model."""
+        return (
+            self.X_fit_.shape[0] if self.kernel is not None else self._linear_dual.n_fit
+        )
+
+    def _train_kernel(self, Xa, Xb=None):
+        """``k(Xa, Xb)`` of a dual model; ``Xb=None`` is the training set.
+
+        For ``p > n`` the linear kernel of the centred rows
+        (:class:`~sktangent._models.CentredLinearKernel`), the one fitted.
+        """
         if self.kernel is None:
-            return np.asarray(safe_sparse_dot(Xa, Xb.T, dense_output=True))
+            return self._linear_dual(Xa, Xb)
+        if Xb is None:
+            Xb = self.X_fit_
         if self.kernel == "precomputed" and Xb is not self.X_fit_:
             kernel_diagonal(Xa, "precomputed", {})  # raises the explanation
         return kernel_matrix(Xa, Xb, self.kernel, kernel_params(self))
 
     def _train_kernel_diagonal(self, X):
         if self.kernel is None:
-            return np.asarray(
-                X.multiply(X).sum(axis=1)
-                if hasattr(X, "multiply")
-                else np.einsum("ij,ij->i", X, X)
-            ).ravel()
+            return self._linear_dual.diagonal(X)
         return kernel_diagonal(X, self.kernel, kernel_params(self))
 
     def _variance_scale(self, X):
         """``S(x, x) = x~' H^-1 x~``, so that ``Var(eta(x)) = dispersion * S``."""
         hess = self._hessian
-        if self.kernel is None and self._X_dual is None:
+        if not self._dual():
             return hess.variance_scale(X)
-        X_train = self._X_dual if self.kernel is None else self.X_fit_
         out = np.empty(X.shape[0])
-        for rows in row_blocks(X.shape[0], X_train.shape[0]):
-            Kq = self._train_kernel(X[rows], X_train)
+        for rows in row_blocks(X.shape[0], self._n_fit()):
+            Kq = self._train_kernel(X[rows])
             out[rows] = hess.variance_scale(Kq, self._train_kernel_diagonal(X[rows]))
         return out
 
@@ -566,12 +584,11 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         influence function is built from it.
         """
         hess = self._hessian
-        if self.kernel is None and self._X_dual is None:
+        if not self._dual():
             return hess.cross_variance_scale(Xa, Xb)
-        X_train = self._X_dual if self.kernel is None else self.X_fit_
         return hess.cross_variance_scale(
-            self._train_kernel(Xa, X_train),
-            self._train_kernel(Xb, X_train),
+            self._train_kernel(Xa),
+            self._train_kernel(Xb),
             self._train_kernel(Xa, Xb),
         )
 

@@ -39,11 +39,10 @@ def _alpha_part(est, X):
     hess = est._hessian
     if isinstance(hess, PrimalHessian):
         return hess.variance_scale_alpha_derivative(X)
-    X_train = est._X_dual if est.kernel is None else est.X_fit_
     out = np.empty(X.shape[0])
-    for rows in row_blocks(X.shape[0], X_train.shape[0]):
+    for rows in row_blocks(X.shape[0], est._n_fit()):
         out[rows] = hess.variance_scale_alpha_derivative(
-            est._train_kernel(X[rows], X_train), est._train_kernel_diagonal(X[rows])
+            est._train_kernel(X[rows]), est._train_kernel_diagonal(X[rows])
         )
     return out
 
