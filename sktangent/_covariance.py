@@ -17,8 +17,9 @@ def dense(X):
     return np.asarray(X.toarray() if hasattr(X, "toarray") else X)
 
 
-def training_kernel(state, Xa, Xb):
-    """``k(Xa, Xb)``; with a precomputed kernel ``Xb`` is the training set."""
+def training_kernel(state, Xa, Xb=None):
+    """``k(Xa, Xb)``; ``Xb=None``, and any ``Xb`` with a precomputed kernel, is
+    the training set."""
     if state.kernel == "precomputed":
         return dense(Xa)
     return state.train_kernel(Xa, Xb)
@@ -102,7 +103,9 @@ class DualScale:
     ``u = H^-1 grad eta(x_j)`` takes the values ``e = S(X_fit, x_j)`` at the
     training points, with ``sqrt(D) e = L^-T z - b M^-1 sqrt(d) / s`` (one
     back substitution); its intercept is ``S`` against a point with a zero
-    kernel row, ``-b / (s alpha)``; and since ``u' H u = S(x_j, x_j)`` and
+    kernel row, ``-b / (s alpha)`` (with ``p > n`` the kernel centres the rows
+    at ``m``, so that is the intercept of the centred rows; the rows' own
+    takes ``- m' beta_u`` more); and since ``u' H u = S(x_j, x_j)`` and
     ``H = sum_i d_i grad eta_i grad eta_i' + alpha P``, the squared
     function-space norm of ``u`` is ``(S(x_j, x_j) - sum_i d_i e_i^2) / alpha``.
     """
@@ -112,18 +115,17 @@ class DualScale:
         self.hess = state.hessian
         self.alpha = float(state.alpha)
         self.X = X
-        self.X_fit = state.dual_rows
         # Whitened block by block of rows: k(X, X_fit) itself may not fit.
         parts = [
-            self.hess.whiten(training_kernel(state, X[rows], self.X_fit))
-            for rows in row_blocks(X.shape[0], self.X_fit.shape[0])
+            self.hess.whiten(training_kernel(state, X[rows]))
+            for rows in row_blocks(X.shape[0], state.n_fit)
         ]
         self.Z = np.hstack([z for z, _ in parts])
         self.b = np.concatenate([b for _, b in parts])
         self.s = self.hess.s if state.fit_intercept else 1.0
 
     def cross(self, Xq):
-        Zq, bq = self.hess.whiten(training_kernel(self.state, Xq, self.X_fit))
+        Zq, bq = self.hess.whiten(training_kernel(self.state, Xq))
         quad = Zq.T @ self.Z - np.outer(bq, self.b) / self.s
         return (training_kernel(self.state, Xq, self.X) - quad) / self.alpha
 
@@ -154,27 +156,37 @@ class DualScale:
             top -= np.outer(self.hess.u, self.b / self.s)
         return top
 
-    def _intercept(self):
+    def _intercept(self, values):
+        """The intercept of ``u``; ``values`` is :meth:`_values`."""
         if not self.state.fit_intercept:
             return np.zeros(self.Z.shape[1])
-        return -self.b / (self.s * self.alpha)
+        b_u = -self.b / (self.s * self.alpha)
+        kernel = self.state.linear_dual
+        if kernel is not None:
+            # m' beta_u = ((x - m)'m - (Xc m)' D e) / alpha, Xc the centred
+            # training rows: beta_u is never formed (it is p wide).
+            De = self.hess.sqrt_d[:, None] * values
+            b_u -= (kernel.offset_dot(self.X) - kernel.offset_dot() @ De) / self.alpha
+        return b_u
 
     def directions(self):
         """``H^-1 x~_j`` in the coefficients of a linear model solved in the dual.
 
-        ``H u = x~`` gives ``beta_u = (x - X' D e) / alpha``.
+        ``H u = x~`` gives ``beta_u = (x - m - Xc' D e) / alpha``, with ``Xc``
+        the training rows centred at ``m`` (``1' D e = 1``).
         """
-        De = self.hess.sqrt_d[:, None] * self._values()
-        coef = (
-            dense(self.X) - np.asarray(safe_sparse_dot(De.T, self.X_fit))
-        ) / self.alpha
+        kernel = self.state.linear_dual
+        values = self._values()
+        De = self.hess.sqrt_d[:, None] * values
+        coef = (kernel.centred(self.X) - kernel.coef(De).T) / self.alpha
         if not self.state.fit_intercept:
             return coef
-        return np.column_stack([coef, self._intercept()])
+        return np.column_stack([coef, self._intercept(values)])
 
     def norms(self):
-        f_sq = (self.diag() - np.sum(self._values() ** 2, axis=0)) / self.alpha
-        return np.sqrt(np.maximum(f_sq, 0.0) + self._intercept() ** 2)
+        values = self._values()
+        f_sq = (self.diag() - np.sum(values**2, axis=0)) / self.alpha
+        return np.sqrt(np.maximum(f_sq, 0.0) + self._intercept(values) ** 2)
 
 
 def covariance_scale(state, X):
@@ -183,7 +195,7 @@ def covariance_scale(state, X):
     With ``kernel="precomputed"``, ``X`` must be the training kernel matrix
     (the only points whose kernel values against others are known).
     """
-    if state.dual_rows is not None:
+    if state.dual:
         return DualScale(state, X)
     if state.factorisation == "primal":
         return PrimalScale(state, X)

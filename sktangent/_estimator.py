@@ -6,7 +6,6 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.metrics.pairwise import PAIRWISE_KERNEL_FUNCTIONS
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_consistent_length,
@@ -17,6 +16,7 @@ from sklearn.utils.validation import (
 from ._families import get_family, has_positive_targets
 from ._implicit import constant_columns
 from ._models import (
+    CentredLinearKernel,
     kernel_matrix,
     kernel_params,
 )
@@ -377,17 +377,18 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         alpha = float(self.alpha)
         glm = (alpha, self.fit_intercept, self.max_iter, self.tol)
 
-        X_dual = None
+        linear_dual = None
         if self.kernel is None:
             if solver == "cholesky" and n_samples >= X.shape[1]:
                 result = fit_normal_primal(X, y, w, alpha, self.fit_intercept)
             elif solver == "cholesky":
-                # p > n: the dual of the linear model is the linear kernel.
-                K = np.asarray(safe_sparse_dot(X, X.T, dense_output=True))
+                # p > n: the dual of the linear model is the linear kernel,
+                # of the centred rows (constant columns exactly zero).
+                kernel = CentredLinearKernel(X, w, self.fit_intercept)
                 result = fit_normal_dual(
-                    K, y, w, alpha, self.fit_intercept, overwrite_K=True
+                    kernel.gram(), y, w, alpha, self.fit_intercept, overwrite_K=True
                 )
-                X_dual = X
+                linear_dual = kernel
             elif solver == "newton-cholesky":
                 result = fit_newton_primal(family, X, y, w, *glm)
             else:
@@ -408,7 +409,7 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
             self.X_fit_ = X
 
         tangent, intercept_tangent = result.hessian.tangent(result.coef)
-        if self.kernel is None and X_dual is None and self.fit_intercept:
+        if self.kernel is None and linear_dual is None and self.fit_intercept:
             # A constant column's tangent is exactly 0, like its coefficient;
             # an iterative solve (CG) leaves rounding there, which belongs to
             # the intercept (the same tangent at the training rows).
@@ -421,9 +422,14 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         if self.kernel is not None:
             self.dual_coef_ = result.coef
             self.dual_coef_tangent_ = tangent
-        elif X_dual is not None:
-            self.coef_ = np.asarray(safe_sparse_dot(X.T, result.coef)).ravel()
-            self.coef_tangent_ = np.asarray(safe_sparse_dot(X.T, tangent)).ravel()
+        elif linear_dual is not None:
+            # beta = Xc' c; the intercept of the centred rows, b + m' beta,
+            # back to the rows themselves.
+            offset = linear_dual.offset
+            self.coef_ = linear_dual.coef(result.coef)
+            self.coef_tangent_ = linear_dual.coef(tangent)
+            result.intercept -= float(offset @ self.coef_)
+            intercept_tangent -= float(offset @ self.coef_tangent_)
         else:
             self.coef_ = result.coef
             self.coef_tangent_ = tangent
@@ -445,7 +451,7 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
             kernel=self.kernel,
             kernel_params=kernel_params(self) if self.kernel is not None else {},
             X_fit=X if self.kernel is not None else None,
-            X_dual=X_dual,
+            linear_dual=linear_dual,
             coef=self.dual_coef_ if self.kernel is not None else self.coef_,
             tangent=(
                 self.dual_coef_tangent_

@@ -24,7 +24,7 @@ from scipy.linalg import lapack
 from scipy.sparse.linalg import LinearOperator, cg
 from sklearn.utils.extmath import safe_sparse_dot
 
-from ._models import row_blocks
+from ._models import constant_columns, row_blocks
 
 # Below this reciprocal condition number a solve with H has lost all but a
 # few digits; we refuse rather than return a tangent that is mostly noise.
@@ -59,17 +59,6 @@ def _factorise(A, what):
             "dominated by rounding errors. Increase alpha."
         )
     return L
-
-
-def constant_columns(X):
-    """Mask of the columns of ``X`` that hold one value in every row."""
-    if X.shape[0] == 0:
-        return np.zeros(X.shape[1], dtype=bool)
-    if hasattr(X, "toarray"):
-        spread = X.max(axis=0) - X.min(axis=0)
-        spread = spread.toarray() if hasattr(spread, "toarray") else spread
-        return np.ravel(np.asarray(spread)) == 0
-    return np.all(X == X[0], axis=0)
 
 
 def _inverse_trace(L):

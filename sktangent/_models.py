@@ -69,6 +69,17 @@ def kernel_diagonal(X, kernel, params):
     return out
 
 
+def constant_columns(X):
+    """Mask of the columns of ``X`` that hold one value in every row."""
+    if X.shape[0] == 0:
+        return np.zeros(X.shape[1], dtype=bool)
+    if hasattr(X, "toarray"):
+        spread = X.max(axis=0) - X.min(axis=0)
+        spread = spread.toarray() if hasattr(spread, "toarray") else spread
+        return np.ravel(np.asarray(spread)) == 0
+    return np.all(X == X[0], axis=0)
+
+
 def row_blocks(n_rows, n_cols):
     """Slices of at most ``_BLOCK_ELEMENTS / n_cols`` rows covering ``n_rows``."""
     step = max(1, _BLOCK_ELEMENTS // max(n_cols, 1))
@@ -84,3 +95,140 @@ def kernel_dot(X, X_fit, coefs, kernel, params):
     for rows in row_blocks(X.shape[0], X_fit.shape[0]):
         out[rows] = kernel_matrix(X[rows], X_fit, kernel, params) @ coefs
     return out
+
+
+class CentredLinearKernel:
+    r"""``k(x, x') = (x - m)' (x' - m)``: a linear model with ``p > n`` in the dual.
+
+    With an intercept the dual coefficients sum to zero, so every offset
+    ``m`` gives the same ``c`` and ``beta = Xc' c``; only the intercept of
+    the bordered system moves, to ``b + m' beta``. ``m`` is the weighted mean
+    of the training rows, as in the primal, with constant columns set to
+    their exact value: their centred column is then exactly zero, so the
+    kernel, the coefficient and the tangent ignore them, as
+    :class:`~sklearn.linear_model.Ridge` does. Without an intercept ``m = 0``.
+
+    A dense training set is centred once, explicitly (no cancellation for
+    columns with large means), and query rows in blocks of a few tens of
+    megabytes. A sparse one stays sparse: ``(x - m)'(x' - m) = x'x' - x'm -
+    m'x' + m'm`` over the other columns, the constant columns (dense anyway)
+    apart and exactly, as the primal Gram matrix of a sparse ``X`` does.
+    Every later ``k(x, X_fit)`` (predictive variance, leave-one-out,
+    influences, batches) goes through this object, so all use one centring.
+    """
+
+    def __init__(self, X, w, fit_intercept):
+        self.n_fit, self.n_features = X.shape
+        self.offset = np.zeros(self.n_features)
+        self.constant = np.zeros(self.n_features, dtype=bool)
+        if fit_intercept:
+            self.offset = np.asarray(safe_sparse_dot(X.T, w)).ravel() / np.sum(w)
+            self.constant = constant_columns(X)
+            first = X[:1].toarray() if hasattr(X, "toarray") else X[:1]
+            self.offset[self.constant] = np.ravel(first)[self.constant]
+        self.sparse = hasattr(X, "toarray")
+        if self.sparse:
+            # The other columns' offset; the constant ones are handled apart.
+            self._offset_free = np.where(self.constant, 0.0, self.offset)
+            self._offset_sq = float(self._offset_free @ self._offset_free)
+            self._fit = self._split(X)
+        else:
+            self._fit = X - self.offset if fit_intercept else X
+
+    # -- the two representations ------------------------------------------
+    def _split(self, X):
+        """``(X_free, X_free m, X_C - m_C)``: constant columns zeroed, and apart."""
+        if np.any(self.constant):
+            keep = (~self.constant).astype(float)
+            free = X.multiply(keep).tocsr() if hasattr(X, "toarray") else X * keep
+            fixed = X[:, self.constant]
+            fixed = fixed.toarray() if hasattr(fixed, "toarray") else np.asarray(fixed)
+            fixed = fixed - self.offset[self.constant]
+        else:
+            free, fixed = X, np.zeros((X.shape[0], 0))
+        shift = np.asarray(safe_sparse_dot(free, self._offset_free)).ravel()
+        return free, shift, fixed
+
+    def _centred_blocks(self, X):
+        """Rows ``x - m`` of a query, densified block by block."""
+        for rows in row_blocks(X.shape[0], self.n_features):
+            block = X[rows]
+            block = block.toarray() if hasattr(block, "toarray") else block
+            yield rows, block - self.offset
+
+    # -- kernel values ------------------------------------------------------
+    def __call__(self, Xa, Xb=None):
+        """``k(Xa, Xb)``, dense (m_a, m_b); ``Xb=None`` is the training set."""
+        if self.sparse:
+            return self._product(
+                self._split(Xa), self._fit if Xb is None else self._split(Xb)
+            )
+        out = np.empty((Xa.shape[0], self.n_fit if Xb is None else Xb.shape[0]))
+        for rows, block in self._centred_blocks(Xa):
+            if Xb is None:
+                out[rows] = block @ self._fit.T
+            else:
+                # (a - m)'(b - m) = (a - m)'b - (a - m)'m: Xb is not copied;
+                # a constant column at its value is exactly zero in (a - m).
+                out[rows] = safe_sparse_dot(block, Xb.T, dense_output=True)
+                out[rows] -= (block @ self.offset)[:, None]
+        return out
+
+    def _product(self, a, b):
+        """``k`` between two split representations (see :meth:`_split`)."""
+        K = np.asarray(safe_sparse_dot(a[0], b[0].T, dense_output=True))
+        K = K - a[1][:, None]
+        K -= b[1][None, :]
+        K += self._offset_sq
+        K += a[2] @ b[2].T
+        return K
+
+    def gram(self):
+        """``k(X_fit, X_fit)``, the kernel matrix of the training rows."""
+        if self.sparse:
+            return self._product(self._fit, self._fit)
+        return self._fit @ self._fit.T
+
+    def diagonal(self, X):
+        """``k(x, x)`` for every row of ``X``."""
+        if self.sparse:
+            free, shift, fixed = self._split(X)
+            sq = (
+                free.multiply(free).sum(axis=1) if hasattr(free, "toarray") else free**2
+            )
+            sq = np.asarray(sq).reshape(X.shape[0], -1).sum(axis=1)
+            return sq - 2.0 * shift + self._offset_sq + np.sum(fixed**2, axis=1)
+        out = np.empty(X.shape[0])
+        for rows, block in self._centred_blocks(X):
+            out[rows] = np.einsum("ij,ij->i", block, block)
+        return out
+
+    def offset_dot(self, X=None):
+        """``(x - m)' m`` for every row of ``X`` (``None``: the training rows)."""
+        if X is None:
+            if self.sparse:
+                return self._fit[1] - self._offset_sq  # constant columns: zero
+            return self._fit @ self.offset
+        if self.sparse:
+            free, shift, fixed = self._split(X)
+            return shift - self._offset_sq + fixed @ self.offset[self.constant]
+        out = np.empty(X.shape[0])
+        for rows, block in self._centred_blocks(X):
+            out[rows] = block @ self.offset
+        return out
+
+    def centred(self, X):
+        """The dense rows ``x - m``."""
+        return np.vstack([block for _, block in self._centred_blocks(X)])
+
+    def coef(self, C):
+        """``Xc' C`` over the training rows: the primal coefficients of ``c``.
+
+        A constant column's entries are exactly zero, its centred column
+        being exactly zero.
+        """
+        if not self.sparse:
+            return self._fit.T @ C
+        total = np.sum(C, axis=0)  # zero in exact arithmetic, not in floats
+        out = np.asarray(safe_sparse_dot(self._fit[0].T, C, dense_output=True))
+        return out - np.multiply.outer(self._offset_free, total)

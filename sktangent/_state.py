@@ -51,8 +51,9 @@ class FittedState:
     X_fit : ndarray, sparse matrix or None
         The training rows of a kernel model (the kernel matrix when
         ``kernel="precomputed"``).
-    X_dual : ndarray, sparse matrix or None
-        The training rows of a linear model solved in the dual (``p > n``).
+    linear_dual : CentredLinearKernel or None
+        The kernel of a linear model solved in the dual (``p > n``): the
+        linear kernel of the training rows centred as fitted.
     coef, tangent : ndarray
         :math:`\beta` and :math:`d\beta/ds` (linear), or :math:`c` and
         :math:`dc/ds` (kernel); read-only.
@@ -78,7 +79,7 @@ class FittedState:
     kernel: Any
     kernel_params: dict
     X_fit: Any
-    X_dual: Any
+    linear_dual: Any
     coef: np.ndarray
     tangent: np.ndarray
     intercept: float
@@ -109,9 +110,16 @@ class FittedState:
         return None
 
     @property
-    def dual_rows(self):
-        """The training rows of the dual system, or None (primal linear model)."""
-        return self.X_dual if self.kernel is None else self.X_fit
+    def dual(self):
+        """Whether the model is solved in function space (kernel, or p > n)."""
+        return self.kernel is not None or self.linear_dual is not None
+
+    @property
+    def n_fit(self):
+        """Number of training rows of a dual model."""
+        if self.kernel is not None:
+            return self.X_fit.shape[0]
+        return self.linear_dual.n_fit
 
     # ------------------------------------------------------ dispersion
     @cached_property
@@ -168,33 +176,34 @@ class FittedState:
         check_eta(self.family, out)
         return out
 
-    def train_kernel(self, Xa, Xb):
-        """``k(Xa, Xb)`` of a dual model: the kernel, or ``Xa Xb'`` for p > n."""
+    def train_kernel(self, Xa, Xb=None):
+        """``k(Xa, Xb)`` of a dual model; ``Xb=None`` is the training set.
+
+        For ``p > n`` the linear kernel of the centred rows
+        (:class:`~sktangent._models.CentredLinearKernel`), the one fitted.
+        """
         if self.kernel is None:
-            return np.asarray(safe_sparse_dot(Xa, Xb.T, dense_output=True))
+            return self.linear_dual(Xa, Xb)
+        if Xb is None:
+            Xb = self.X_fit
         if self.kernel == "precomputed" and Xb is not self.X_fit:
             kernel_diagonal(Xa, "precomputed", {})  # raises the explanation
         return kernel_matrix(Xa, Xb, self.kernel, self.kernel_params)
 
     def train_kernel_diagonal(self, X):
-        """``k(x, x)`` at the rows of ``X`` (``|x|^2`` for p > n)."""
+        """``k(x, x)`` at the rows of ``X``."""
         if self.kernel is None:
-            return np.asarray(
-                X.multiply(X).sum(axis=1)
-                if hasattr(X, "multiply")
-                else np.einsum("ij,ij->i", X, X)
-            ).ravel()
+            return self.linear_dual.diagonal(X)
         return kernel_diagonal(X, self.kernel, self.kernel_params)
 
     def variance_scale(self, X):
         """``S(x, x) = x~' H^-1 x~``, so that ``Var(eta(x)) = dispersion * S``."""
         hess = self.hessian
-        X_train = self.dual_rows
-        if X_train is None:
+        if not self.dual:
             return hess.variance_scale(X)
         out = np.empty(X.shape[0])
-        for rows in row_blocks(X.shape[0], X_train.shape[0]):
-            Kq = self.train_kernel(X[rows], X_train)
+        for rows in row_blocks(X.shape[0], self.n_fit):
+            Kq = self.train_kernel(X[rows])
             out[rows] = hess.variance_scale(Kq, self.train_kernel_diagonal(X[rows]))
         return out
 
@@ -206,12 +215,11 @@ class FittedState:
         influence function is built from it.
         """
         hess = self.hessian
-        X_train = self.dual_rows
-        if X_train is None:
+        if not self.dual:
             return hess.cross_variance_scale(Xa, Xb)
         return hess.cross_variance_scale(
-            self.train_kernel(Xa, X_train),
-            self.train_kernel(Xb, X_train),
+            self.train_kernel(Xa),
+            self.train_kernel(Xb),
             self.train_kernel(Xa, Xb),
         )
 
@@ -220,11 +228,10 @@ class FittedState:
         hess = self.hessian
         if isinstance(hess, PrimalHessian):
             return hess.variance_scale_alpha_derivative(X)
-        X_train = self.dual_rows
         out = np.empty(X.shape[0])
-        for rows in row_blocks(X.shape[0], X_train.shape[0]):
+        for rows in row_blocks(X.shape[0], self.n_fit):
             out[rows] = hess.variance_scale_alpha_derivative(
-                self.train_kernel(X[rows], X_train),
+                self.train_kernel(X[rows]),
                 self.train_kernel_diagonal(X[rows]),
             )
         return out

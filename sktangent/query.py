@@ -364,8 +364,8 @@ def expected_influence_sampling(
     :math:`\\lambda` = ``noise``. For the normal family with
     :math:`\\lambda = 1` it is the reduction of the summed predictive
     variance over the goal set that labelling ``x`` brings (Cohn's
-    integrated variance reduction), read as an influence (see the theory
-    page of the documentation, "Goal-oriented acquisition"). Where
+    integrated variance reduction), read as an influence (section 9 of
+    :ref:`the theory page <theory-goal>`). Where
     :func:`influence_sampling` ranks a point by what the penalty decides *at
     that point*, this score ranks it by how much of the goal set its label
     would settle.

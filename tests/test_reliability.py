@@ -353,6 +353,81 @@ def test_constant_column_is_exactly_ignored(family, solver, sparse, weighted):
         np.testing.assert_allclose(model.coef_, ridge.coef_, rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("sparse", [False, True])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_constant_column_is_exactly_ignored_in_the_dual(sparse, weighted):
+    """p > n: the linear kernel of the centred rows, as in the primal."""
+    import scipy.sparse as sp
+    from sklearn.linear_model import Ridge
+
+    from sktangent import influence
+    from sktangent.query import expected_influence_sampling
+
+    rng = np.random.RandomState(0)
+    n, p = 12, 20
+    X = rng.normal(size=(n, p))
+    w = rng.uniform(0.5, 2.0, size=n) if weighted else None
+    y = X[:, 0] - X[:, 2] + 0.3 * rng.normal(size=n)
+    X_const = X.copy()
+    X_const[:, 1] = 1e8
+    pool = rng.normal(size=(15, p))
+    pool[:, 1] = 1e8
+    as_input = sp.csr_matrix if sparse else np.asarray
+    model = TangentRegressor(alpha=1.0).fit(as_input(X_const), y, sample_weight=w)
+    assert model.coef_[1] == 0.0
+    assert model.coef_tangent_[1] == 0.0
+    reduced, pool_reduced = np.delete(X, 1, axis=1), np.delete(pool, 1, axis=1)
+    without = TangentRegressor(alpha=1.0).fit(as_input(reduced), y, sample_weight=w)
+    ridge = Ridge(alpha=1.0).fit(X_const, y, sample_weight=w)
+    np.testing.assert_allclose(model.coef_, ridge.coef_, rtol=1e-8, atol=1e-12)
+
+    def close(a, b):
+        a, b = np.asarray(a), np.asarray(b)
+        np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-12 * np.abs(b).max())
+
+    close(np.delete(model.coef_, 1), without.coef_)
+    close(np.delete(model.coef_tangent_, 1), without.coef_tangent_)
+    close(model.intercept_, without.intercept_)
+    close(model.intercept_tangent_, without.intercept_tangent_)
+    for Xq, Xq_red in [(X_const, reduced), (pool, pool_reduced)]:
+        Xq, Xq_red = as_input(Xq), as_input(Xq_red)
+        pred, std = model.predict(Xq, return_std=True)
+        pred_red, std_red = without.predict(Xq_red, return_std=True)
+        close(pred, pred_red)
+        close(std, std_red)
+        close(model.predict_tangent(Xq), without.predict_tangent(Xq_red))
+        close(model.influence_score(Xq), without.influence_score(Xq_red))
+    P, P_red = as_input(pool), as_input(pool_reduced)
+    for strategy in (influence_sampling, variance_sampling):
+        picked = strategy(model, P, n_instances=3)
+        picked_red = strategy(without, P_red, n_instances=3)
+        np.testing.assert_array_equal(picked[0], picked_red[0])
+    picked = expected_influence_sampling(model, P, n_instances=3)
+    picked_red = expected_influence_sampling(without, P_red, n_instances=3)
+    np.testing.assert_array_equal(picked[0], picked_red[0])
+    Xt, Xt_red = as_input(X_const), as_input(reduced)
+    param = influence.parameter_influence(model, Xt, y)
+    assert np.all(param[:, 1] == 0.0)
+    close(
+        np.delete(param, 1, axis=1), influence.parameter_influence(without, Xt_red, y)
+    )
+    for relative in (False, True):
+        close(
+            influence.prediction_influence(model, Xt, y, P, relative=relative),
+            influence.prediction_influence(
+                without, Xt_red, y, P_red, relative=relative
+            ),
+        )
+    close(
+        influence.self_influence(model, Xt, y),
+        influence.self_influence(without, Xt_red, y),
+    )
+    loo = influence.leave_one_out(model, Xt, y, sample_weight=w)
+    loo_red = influence.leave_one_out(without, Xt_red, y, sample_weight=w)
+    close(loo.predictions, loo_red.predictions)
+    close(loo.leverage, loo_red.leverage)
+
+
 # --------------------------------------------- 9. the multi-user groups
 def _users(seed=0, n=90):
     rng = np.random.RandomState(seed)
