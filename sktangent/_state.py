@@ -31,7 +31,14 @@ class FittedState:
     r"""The fitted model of a :class:`~sktangent.TangentRegressor`.
 
     Built once by ``fit`` and kept as ``fitted_state_``; never changed
-    afterwards (a refit builds a new one).
+    afterwards (a refit builds a new one). Besides the fields below it
+    declares the properties ``factorisation`` (``"primal"``, ``"dual"`` or
+    None), ``dual``, ``n_fit``, ``dispersion`` and ``dispersion_root``, and
+    the verbs ``validate_query``, ``eta``, ``train_kernel``,
+    ``train_kernel_diagonal``, ``variance_scale``, ``cross_variance_scale``
+    and ``variance_scale_alpha_derivative``. The verbs other than
+    ``validate_query`` take validated rows. The batches also accept the
+    multi-user ``GroupedView``, which has the part of this interface they use.
 
     Attributes
     ----------
