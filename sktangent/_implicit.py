@@ -118,16 +118,24 @@ class PrimalHessian:
             self.x_mean = np.asarray(safe_sparse_dot(X.T, d)).ravel() / self.d_sum
         else:
             self.x_mean = np.zeros(X.shape[1])
+        A = self._gram(X, d, work, exact_centering)
         self.constant = np.zeros(X.shape[1], dtype=bool)
         if fit_intercept and (exact_centering or constant is not None):
             # A weighted mean of equal values need not round back to the
             # value; the centred column must be exactly 0 for the column to
-            # be ignored (coefficient and tangent exactly 0).
-            self.constant = constant_columns(X) if constant is None else constant
+            # be ignored (coefficient and tangent exactly 0). Only columns
+            # whose centred sum of squares is rounding-small can be constant,
+            # so only those are compared entry by entry.
+            if constant is None:
+                scale = np.sum(np.abs(d)) * (1e-6 * (np.abs(self.x_mean) + 1.0)) ** 2
+                suspects = np.flatnonzero(np.abs(np.diag(A)) <= scale)
+                constant = np.zeros(X.shape[1], dtype=bool)
+                if suspects.size:
+                    constant[suspects] = constant_columns(X[:, suspects])
+            self.constant = constant
             if np.any(self.constant):
                 first = X[:1].toarray() if hasattr(X, "toarray") else X[:1]
                 self.x_mean[self.constant] = np.ravel(first)[self.constant]
-        A = self._gram(X, d, work, exact_centering)
         A[self.constant, :] = 0.0
         A[:, self.constant] = 0.0
         A.flat[:: self.n_features + 1] += alpha
