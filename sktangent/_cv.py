@@ -227,7 +227,8 @@ class TangentRegressorCV(RegressorMixin, BaseEstimator):
                         warnings.filterwarnings("ignore", message="power=")
                         model.fit(X, y, sample_weight=w)
                     state = model.fitted_state_
-                    loo = leave_one_out(state, state.validate_query(X), y, w, True)
+                    # X was validated above, as the model's queries are.
+                    loo = leave_one_out(state, X, y, w, True)
                     evaluated[s] = (loo.error, loo.gradient, model)
                 except ValueError as exc:
                     # An alpha so small that the model interpolates (leverage

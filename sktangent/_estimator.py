@@ -413,7 +413,9 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
             # A constant column's tangent is exactly 0, like its coefficient;
             # an iterative solve (CG) leaves rounding there, which belongs to
             # the intercept (the same tangent at the training rows).
-            constant = constant_columns(X)
+            constant = getattr(result.hessian, "constant", None)
+            if constant is None:  # conjugate gradients: nothing factorised
+                constant = constant_columns(X)
             if np.any(constant):
                 first = X[:1].toarray().ravel() if hasattr(X, "toarray") else X[0]
                 intercept_tangent += float(first[constant] @ tangent[constant])

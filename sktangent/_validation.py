@@ -58,8 +58,13 @@ def check_power(family, power):
 
 def snapshot_params(estimator):
     """The model-defining parameters at fit time (see :func:`check_unchanged`)."""
-    params = estimator.get_params(deep=False)
-    return {name: params[name] for name in MODEL_PARAMS if name in params}
+    # Parameters are plain attributes (scikit-learn's convention); reading
+    # them directly spares get_params' signature inspection on every fit.
+    return {
+        name: getattr(estimator, name)
+        for name in MODEL_PARAMS
+        if hasattr(estimator, name)
+    }
 
 
 def _same(a, b):
@@ -81,13 +86,15 @@ def check_unchanged(estimator):
     fitted = getattr(estimator, "_fitted_params", None)
     if fitted is None:
         return
-    current = estimator.get_params(deep=False)
     changed = [
-        name for name, value in fitted.items() if not _same(current[name], value)
+        name
+        for name, value in fitted.items()
+        if not _same(getattr(estimator, name), value)
     ]
     if changed:
         details = ", ".join(
-            f"{name}={fitted[name]!r} -> {current[name]!r}" for name in changed
+            f"{name}={fitted[name]!r} -> {getattr(estimator, name)!r}"
+            for name in changed
         )
         raise ValueError(
             f"The parameters of this {type(estimator).__name__} were changed "
