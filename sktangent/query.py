@@ -169,6 +169,16 @@ def _check_goal_options(goal, goal_size, noise):
         )
 
 
+def _options(random_tie_break, random_state, groups, regularity):
+    """The keyword arguments every strategy shares, for :func:`_prepare`."""
+    return {
+        "random_tie_break": random_tie_break,
+        "random_state": random_state,
+        "groups": groups,
+        "regularity": regularity,
+    }
+
+
 def _select(
     learner,
     X_pool,
@@ -269,12 +279,7 @@ def influence_sampling(
     >>> idx.shape, scores.shape
     ((3,), (3,))
     """
-    options = {
-        "random_tie_break": random_tie_break,
-        "random_state": random_state,
-        "groups": groups,
-        "regularity": regularity,
-    }
+    options = _options(random_tie_break, random_state, groups, regularity)
     return _select(learner, X_pool, n_instances, "influence", options)
 
 
@@ -322,12 +327,7 @@ def variance_sampling(
     scores : ndarray of shape (n_instances,)
         The variance of each pick when it was picked.
     """
-    options = {
-        "random_tie_break": random_tie_break,
-        "random_state": random_state,
-        "groups": groups,
-        "regularity": regularity,
-    }
+    options = _options(random_tie_break, random_state, groups, regularity)
     return _select(learner, X_pool, n_instances, "variance", options)
 
 
@@ -461,12 +461,7 @@ def expected_influence_sampling(
     >>> idx.shape, scores.shape
     ((3,), (3,))
     """
-    options = {
-        "random_tie_break": random_tie_break,
-        "random_state": random_state,
-        "groups": groups,
-        "regularity": regularity,
-    }
+    options = _options(random_tie_break, random_state, groups, regularity)
     goal = {
         "goal": goal,
         "X_goal": X_goal,
