@@ -373,7 +373,7 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         check_power(self.family, self.power)
         family = get_family(self.family, self.power)
         family.check_y(y)
-        solver = self._resolve_solver(X)
+        solver = self._resolve_solver(X, family)
         alpha = float(self.alpha)
         glm = (alpha, self.fit_intercept, self.max_iter, self.tol)
 
@@ -472,8 +472,8 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         self._fitted_params = snapshot_params(self)
         return self
 
-    def _resolve_solver(self, X):
-        closed_form = self.family == "normal"
+    def _resolve_solver(self, X, family):
+        closed_form = family.constant_variance
         if self.solver == "cholesky" and not closed_form:
             raise ValueError(
                 f"solver='cholesky' is the closed form of the normal family; "

@@ -28,9 +28,20 @@ class Family:
     #: Whether ``score_variance`` is the same for every eta (normal, gamma),
     #: so that the unlabelled score needs the tangent only.
     constant_score_variance = False
+    #: Whether the variance function is constant (normal): the mean does not
+    #: change the weight of a label, and the objective is quadratic, so it
+    #: has a closed-form minimiser.
+    constant_variance = False
+    #: The means the link maps back to finite eta, as a closed interval to
+    #: clip an estimated mean into (e.g. a weighted mean of counts that is 0).
+    mean_bounds = (-np.inf, np.inf)
 
     def check_y(self, y):
         """Raise a ValueError naming the family if ``y`` is outside its support."""
+
+    def link(self, mu):
+        """``eta = g(mu)``, the inverse of :meth:`inverse_link`."""
+        raise NotImplementedError
 
     def inverse_link(self, eta):
         raise NotImplementedError
@@ -115,6 +126,10 @@ class Normal(Family):
 
     name = "normal"
     constant_score_variance = True
+    constant_variance = True
+
+    def link(self, mu):
+        return mu
 
     def inverse_link(self, eta):
         return eta
@@ -152,6 +167,10 @@ class _LogLink(Family):
 
     variance_power = None
     eta_max = _ETA_MAX
+    mean_bounds = (1e-10, np.inf)
+
+    def link(self, mu):
+        return np.log(mu)
 
     def score_variance(self, eta):
         p = self.variance_power
@@ -331,6 +350,10 @@ class Binomial(Family):
 
     name = "binomial"
     fixed_dispersion = 1.0
+    mean_bounds = (1e-10, 1 - 1e-10)
+
+    def link(self, mu):
+        return np.log(mu / (1 - mu))
 
     def check_y(self, y):
         bad = (y < 0) | (y > 1)

@@ -70,12 +70,8 @@ def _initial_intercept(family, y, w, fit_intercept):
     if not fit_intercept:
         return 0.0
     mean = float(w @ y) / float(np.sum(w))
-    if family.name == "binomial":
-        mean = min(max(mean, 1e-10), 1 - 1e-10)
-        return float(np.log(mean / (1 - mean)))
-    if family.name == "normal":
-        return mean
-    return float(np.log(max(mean, 1e-10)))
+    low, high = family.mean_bounds
+    return float(family.link(min(max(mean, low), high)))
 
 
 def _iteration_weights(family, y, w, eta):

@@ -23,7 +23,6 @@ so later picks avoid what earlier ones already cover, without a refit.
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.model_selection._search import BaseSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
@@ -38,6 +37,17 @@ from ._validation import check_finite_scores
 __all__ = ["expected_influence_sampling", "influence_sampling", "variance_sampling"]
 
 
+def _is_search_cv(obj):
+    """A scikit-learn hyper-parameter search (GridSearchCV and its kin).
+
+    Recognised by the parameters every search shares rather than by
+    scikit-learn's private base class.
+    """
+    return all(
+        hasattr(obj, name) for name in ("estimator", "scoring", "refit", "cv")
+    ) and not hasattr(obj, "teach")
+
+
 def _unwrap(learner):
     """The fitted TangentRegressor and the transform to apply to the pool."""
     transform = None
@@ -46,7 +56,7 @@ def _unwrap(learner):
         if isinstance(seen, (TangentRegressor, MultiUserTangentRegressor)):
             check_is_fitted(seen)
             return seen, transform
-        if isinstance(seen, BaseSearchCV):
+        if _is_search_cv(seen):
             check_is_fitted(seen, "best_estimator_")
             seen = seen.best_estimator_
         elif isinstance(seen, TangentRegressorCV):
@@ -146,7 +156,7 @@ def _resolve_goal(goal, X_goal, family):
         )
     if goal != "auto":
         return goal
-    if X_goal is not None or family.name == "normal":
+    if X_goal is not None or family.constant_variance:
         return "predictions"
     return "complexity"
 

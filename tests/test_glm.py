@@ -378,3 +378,15 @@ def test_non_convergence_warns(rng):
     y = rng.poisson(np.exp(X[:, 0]))
     with pytest.warns(ConvergenceWarning, match="max_iter"):
         TangentRegressor(family="poisson", max_iter=1, tol=1e-12).fit(X, y)
+
+
+@pytest.mark.parametrize("spec", FAMILIES, ids=str)
+def test_link_inverts_the_inverse_link_and_bounds_hold(spec):
+    family = get_family(*spec)
+    eta = np.linspace(-5, 5, 11)
+    np.testing.assert_allclose(family.link(family.inverse_link(eta)), eta, atol=1e-12)
+    low, high = family.mean_bounds
+    assert np.isfinite(family.link(np.array([low]))).all() or low == -np.inf
+    assert np.isfinite(family.link(np.array([high]))).all() or high == np.inf
+    # Only the normal family has a closed form and a mean-free variance.
+    assert family.constant_variance == (spec[0] == "normal")

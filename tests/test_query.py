@@ -195,3 +195,20 @@ def test_random_tie_break_picks_among_ties():
         for s in range(20)
     }
     assert picks == {0, 2, 3}
+
+
+def test_search_cv_is_recognised_without_its_private_base_class(diabetes_like):
+    from sklearn.model_selection import RandomizedSearchCV
+
+    X, y, pool = diabetes_like
+    for search in (
+        GridSearchCV(TangentRegressor(), {"alpha": [0.1, 10.0]}, cv=3),
+        RandomizedSearchCV(TangentRegressor(), {"alpha": [0.1, 10.0]}, n_iter=2, cv=3),
+    ):
+        with pytest.raises(NotFittedError):
+            influence_sampling(search, pool)
+        search.fit(X, y)
+        np.testing.assert_array_equal(
+            influence_sampling(search, pool, n_instances=2)[0],
+            influence_sampling(search.best_estimator_, pool, n_instances=2)[0],
+        )
