@@ -211,7 +211,7 @@ def _select(
         kind = _resolve_goal(goal["goal"], goal["X_goal"], state.family)
         criterion = "influence" if kind == "complexity" else "expected"
     if criterion == "expected":
-        return expected_influence_batch(
+        out = expected_influence_batch(
             state,
             X,
             n_instances,
@@ -222,12 +222,12 @@ def _select(
             order=order,
             return_score_rows=return_score_rows,
         )
-    out = greedy_batch(state, X, n_instances, criterion, order, return_score_rows)
+    else:
+        out = greedy_batch(state, X, n_instances, criterion, order, return_score_rows)
+        out = out[:2] + out[3:]  # without the conditioned tangent
     # argmax picks a NaN or inf first, so the picks' scores reveal any.
     check_finite_scores(out[1], f"{criterion} scores of the pool")
-    if return_score_rows:
-        return out[0], out[1], out[3]
-    return out[0], out[1]
+    return out
 
 
 def influence_sampling(

@@ -4,7 +4,11 @@ import numpy as np
 import pytest
 
 from sktangent import TangentRegressor
-from sktangent.query import influence_sampling, variance_sampling
+from sktangent.query import (
+    expected_influence_sampling,
+    influence_sampling,
+    variance_sampling,
+)
 
 LOG_LINKS = [
     ("poisson", None),
@@ -85,6 +89,9 @@ def test_strategies_raise_instead_of_ranking_a_non_finite_score(monkeypatch):
     monkeypatch.setattr(fam, "score_variance", nan_fisher)
     with pytest.raises(ValueError, match="not finite"):
         influence_sampling(model, X[:5], n_instances=2)
+    for goal in ("auto", "predictions"):
+        with pytest.raises(ValueError, match="not finite"):
+            expected_influence_sampling(model, X[:5], n_instances=2, goal=goal)
     with pytest.raises(ValueError, match="not finite"):
         model.influence_score(X[:5])
 
