@@ -34,7 +34,7 @@ class PoolCovariance:
         self.state = state
         self.X = X_pool
         self.scale = None
-        if state.factorisation is not None and state.kernel != "precomputed":
+        if state.factorisation is not None and not state.model.precomputed:
             self.scale = covariance_scale(state, X_pool)
 
     def diagonal(self):

@@ -14,19 +14,10 @@ from sklearn.utils.validation import (
 )
 
 from ._families import get_family, has_positive_targets
-from ._implicit import constant_columns
-from ._models import (
-    CentredLinearKernel,
-    kernel_matrix,
-    kernel_params,
-)
-from ._solvers import (
-    fit_lbfgs_primal,
-    fit_newton_dual,
-    fit_newton_primal,
-    fit_normal_dual,
-    fit_normal_primal,
-)
+from ._implicit import IllConditionedError
+from ._models import kernel_params, make_model
+from ._objective import Objective
+from ._solvers import choose_solver, finish
 from ._state import FittedState
 from ._validation import (
     check_finite_scores,
@@ -37,8 +28,6 @@ from ._validation import (
 )
 
 _KERNELS = set(PAIRWISE_KERNEL_FUNCTIONS) | {"precomputed"}
-# Above this many coefficients "auto" avoids factorising a dense Hessian.
-_MAX_DENSE_PARAMS = 2000
 
 
 class TangentRegressor(RegressorMixin, BaseEstimator):
@@ -373,96 +362,46 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         check_power(self.family, self.power)
         family = get_family(self.family, self.power)
         family.check_y(y)
-        solver = self._resolve_solver(X, family)
+        solver, shape = choose_solver(
+            self.solver,
+            family,
+            self.kernel,
+            n_samples,
+            X.shape[1],
+            self.fit_intercept,
+            {"max_iter": self.max_iter, "tol": self.tol},
+        )
+        params = kernel_params(self) if self.kernel is not None else None
+        model = make_model(shape, X, w, self.fit_intercept, self.kernel, params)
+        design = model.gram() if model.dual else X
         alpha = float(self.alpha)
-        glm = (alpha, self.fit_intercept, self.max_iter, self.tol)
-
-        linear_dual = None
-        if self.kernel is None:
-            if solver == "cholesky" and n_samples >= X.shape[1]:
-                result = fit_normal_primal(X, y, w, alpha, self.fit_intercept)
-            elif solver == "cholesky":
-                # p > n: the dual of the linear model is the linear kernel,
-                # of the centred rows (constant columns exactly zero).
-                kernel = CentredLinearKernel(X, w, self.fit_intercept)
-                result = fit_normal_dual(
-                    kernel.gram(), y, w, alpha, self.fit_intercept, overwrite_K=True
-                )
-                linear_dual = kernel
-            elif solver == "newton-cholesky":
-                result = fit_newton_primal(family, X, y, w, *glm)
-            else:
-                result = fit_lbfgs_primal(family, X, y, w, *glm)
-        else:
-            K = kernel_matrix(X, None, self.kernel, kernel_params(self))
-            if solver == "cholesky":
-                result = fit_normal_dual(
-                    K,
-                    y,
-                    w,
-                    alpha,
-                    self.fit_intercept,
-                    overwrite_K=self.kernel != "precomputed",
-                )
-            else:
-                result = fit_newton_dual(family, K, y, w, *glm)
-            self.X_fit_ = X
-
-        tangent, intercept_tangent = result.hessian.tangent(result.coef)
-        if self.kernel is None and linear_dual is None and self.fit_intercept:
-            # A constant column's tangent is exactly 0, like its coefficient;
-            # an iterative solve (CG) leaves rounding there, which belongs to
-            # the intercept (the same tangent at the training rows).
-            constant = getattr(result.hessian, "constant", None)
-            if constant is None:  # conjugate gradients: nothing factorised
-                constant = constant_columns(X)
-            if np.any(constant):
-                first = X[:1].toarray().ravel() if hasattr(X, "toarray") else X[0]
-                intercept_tangent += float(first[constant] @ tangent[constant])
-                tangent = tangent.copy()
-                tangent[constant] = 0.0
-        if self.kernel is not None:
-            self.dual_coef_ = result.coef
-            self.dual_coef_tangent_ = tangent
-        elif linear_dual is not None:
-            # beta = Xc' c; the intercept of the centred rows, b + m' beta,
-            # back to the rows themselves.
-            offset = linear_dual.offset
-            self.coef_ = linear_dual.coef(result.coef)
-            self.coef_tangent_ = linear_dual.coef(tangent)
-            result.intercept -= float(offset @ self.coef_)
-            intercept_tangent -= float(offset @ self.coef_tangent_)
-        else:
-            self.coef_ = result.coef
-            self.coef_tangent_ = tangent
-        self.n_iter_ = max(int(result.n_iter), 1)
-        for name in ("coef_", "dual_coef_", "coef_tangent_", "dual_coef_tangent_"):
-            value = getattr(self, name, None)
-            if value is not None and not np.all(np.isfinite(value)):
-                raise ValueError(
+        objective = Objective(family, model, design, y, w, alpha, self.fit_intercept)
+        result = solver.solve(objective)
+        coef, intercept, tangent, intercept_tangent = finish(objective, result)
+        for name, value in (("coefficients", coef), ("tangent", tangent)):
+            if not np.all(np.isfinite(value)):
+                raise IllConditionedError(
                     f"The fit produced non-finite {name} (overflow for extreme "
                     "linear predictors). Scale the features or increase alpha."
                 )
-        self.intercept_ = float(result.intercept)
-        self.intercept_tangent_ = float(intercept_tangent)
+        if model.kernel is not None:
+            self.X_fit_ = X
+            self.dual_coef_, self.dual_coef_tangent_ = coef, tangent
+        else:
+            self.coef_, self.coef_tangent_ = coef, tangent
+        self.intercept_, self.intercept_tangent_ = intercept, intercept_tangent
+        self.n_iter_ = max(int(result.n_iter), 1)
         self.fitted_state_ = FittedState(
             family=family,
+            model=model,
             hessian=result.hessian,
             alpha=alpha,
             fit_intercept=bool(self.fit_intercept),
-            kernel=self.kernel,
-            kernel_params=kernel_params(self) if self.kernel is not None else {},
-            X_fit=X if self.kernel is not None else None,
-            linear_dual=linear_dual,
-            coef=self.dual_coef_ if self.kernel is not None else self.coef_,
-            tangent=(
-                self.dual_coef_tangent_
-                if self.kernel is not None
-                else self.coef_tangent_
-            ),
-            intercept=self.intercept_,
-            intercept_tangent=self.intercept_tangent_,
-            solver=solver,
+            coef=coef,
+            tangent=tangent,
+            intercept=intercept,
+            intercept_tangent=intercept_tangent,
+            solver=solver.name,
             tol=float(self.tol),
             dispersion_rule=self.dispersion,
             pearson=family.pearson_statistic(y, result.eta, w),
@@ -471,29 +410,6 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         )
         self._fitted_params = snapshot_params(self)
         return self
-
-    def _resolve_solver(self, X, family):
-        closed_form = family.constant_variance
-        if self.solver == "cholesky" and not closed_form:
-            raise ValueError(
-                f"solver='cholesky' is the closed form of the normal family; "
-                f"family={self.family!r} needs 'newton-cholesky' or 'lbfgs' "
-                "(or 'auto')."
-            )
-        if self.solver == "lbfgs" and self.kernel is not None:
-            raise ValueError(
-                "solver='lbfgs' fits linear models only; kernel models are "
-                "fitted by Newton's method on the dual coefficients: use "
-                "solver='auto' or 'newton-cholesky'."
-            )
-        if self.solver != "auto":
-            return self.solver
-        if closed_form:
-            return "cholesky"
-        n_params = X.shape[1] + self.fit_intercept
-        if self.kernel is None and n_params > _MAX_DENSE_PARAMS:
-            return "lbfgs"
-        return "newton-cholesky"
 
     def _check_weights(self, sample_weight, X):
         w = _check_sample_weight(sample_weight, X, dtype=np.float64)

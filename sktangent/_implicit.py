@@ -1,6 +1,9 @@
-"""The one factorised Hessian behind fitting, the tangent and the influences.
+"""The Hessian at the optimum, behind fitting, the tangent and the influences.
 
-Two shapes of the same object (docs/theory.rst, section 2):
+Every Hessian declares one interface (:class:`Hessian`): ``solve``, the
+tangent ``solve(-rho)``, ``whiten`` for rows of the model, ``S(x, x')`` from
+whitened rows (``cross``, ``among``, ``diag``) and the effective degrees of
+freedom. Three implementations (docs/theory.rst, section 2):
 
 * :class:`PrimalHessian` -- ``H = X~' D X~ + alpha P`` for linear models with
   ``n >= p``. In the coordinates ``(beta, b + xbar' beta)``, with ``xbar`` the
@@ -12,19 +15,35 @@ Two shapes of the same object (docs/theory.rst, section 2):
   (and of linear models with ``p > n`` through the linear kernel). The border
   keeps ``sum(c) = 0``, which the unpenalised intercept requires.
 
+* :class:`CGHessian` -- ``H`` of a linear model too large to factorise, used
+  through the objective's Hessian-vector products and conjugate gradients.
+
+The multi-user model's block-arrow Hessian (:mod:`sktangent._multiuser`)
+declares the same interface.
+
 ``D`` is ``w * l''`` at the optimum (the sample weights for the normal
-family). Both classes solve with ``H``, give the effective degrees of freedom
+family). All classes solve with ``H``, give the effective degrees of freedom
 ``trace(H^-1 X~' D X~)`` and the posterior covariance scale
 ``S(x, x') = x~' H^-1 x~'`` behind the predictive variance (docs/theory.rst, section 4).
 """
 
 import numpy as np
+import scipy.sparse as sp
 from scipy import linalg
 from scipy.linalg import lapack
 from scipy.sparse.linalg import LinearOperator, cg
 from sklearn.utils.extmath import safe_sparse_dot
 
-from ._models import constant_columns, row_blocks
+from ._models import constant_columns
+
+
+class IllConditionedError(ValueError):
+    """The problem is singular, or too ill-conditioned, at this alpha.
+
+    A ValueError whose message says to increase alpha; leave-one-out tuning
+    treats an alpha that raises it as one without a finite error.
+    """
+
 
 # Below this reciprocal condition number a solve with H has lost all but a
 # few digits; we refuse rather than return a tangent that is mostly noise.
@@ -47,13 +66,13 @@ def _factorise(A, what):
     # which LAPACK factorises in place instead of copying.
     L, info = lapack.dpotrf(A.T, lower=1, clean=1, overwrite_a=1)
     if info != 0:
-        raise ValueError(
+        raise IllConditionedError(
             f"The {what} is not positive definite (Cholesky failed at pivot "
             f"{info}). The problem is singular at this alpha: increase alpha."
         )
     rcond, info = lapack.dpocon(L, anorm, uplo="L")
     if info != 0 or not rcond >= RCOND_MIN:
-        raise ValueError(
+        raise IllConditionedError(
             f"The {what} is numerically singular (reciprocal condition number "
             f"{rcond:.1e} < {RCOND_MIN:.0e}); the fit and its tangent would be "
             "dominated by rounding errors. Increase alpha."
@@ -65,11 +84,71 @@ def _inverse_trace(L):
     """``trace(A^-1)`` from the lower Cholesky factor ``L`` of ``A``."""
     Linv, info = lapack.dtrtri(L, lower=1)
     if info != 0:  # pragma: no cover - L has a positive diagonal
-        raise ValueError("Could not invert the Cholesky factor; increase alpha.")
+        raise IllConditionedError(
+            "Could not invert the Cholesky factor; increase alpha."
+        )
     return float(np.sum(Linv**2)), Linv
 
 
-class PrimalHessian:
+class Hessian:
+    r"""The interface every Hessian at the optimum declares.
+
+    ``theta`` is laid out as the objective lays it out (the coefficients,
+    then the intercept when one is fitted). *Rows* are what the model shape
+    gives for query points (:meth:`~sktangent._models.LinearModel.rows`): the
+    rows of ``X`` for a primal model, ``k(X, X_fit)`` for a dual one, which
+    also gives the *prior* term ``k(x, x')`` of ``S`` (None for a primal
+    model).
+
+    Attributes
+    ----------
+    n_params : int
+        Length of ``theta``.
+    factorisation : {"primal", "dual"} or None
+        The kind of Cholesky factor held; None for a Hessian used through
+        solves only (conjugate gradients, the multi-user block-arrow one).
+    constant : ndarray of bool or None
+        The constant columns of a primal design, if the Hessian found them.
+
+    Methods
+    -------
+    solve(g)
+        ``H^-1 g``.
+    tangent(rho)
+        ``t = -H^-1 rho``, the regularity tangent.
+    whiten(rows)
+        A representation ``W`` of the rows from which ``S`` is a product.
+    stack(parts)
+        One ``W`` from the ``W`` of consecutive blocks of rows.
+    cross(rows, W, prior)
+        ``S`` between new rows and whitened ones, shape (m, n_W).
+    among(W, a, b, prior)
+        ``S`` between the whitened rows ``a`` and ``b`` (index arrays).
+    diag(W, prior_diagonal)
+        ``S(x, x)`` of whitened rows.
+    variance_scale(rows, prior_diagonal), cross_variance_scale(rows_a, rows_b, prior)
+        The same from rows.
+    effective_dof()
+        ``trace(H^-1 X~' D X~)``, for the dispersion.
+    """
+
+    factorisation = None
+    constant = None
+
+    def tangent(self, rho):
+        """``t = d theta / ds = -H^-1 rho``."""
+        return self.solve(-np.asarray(rho, dtype=float))
+
+    def variance_scale(self, rows, prior_diagonal=None):
+        """``S(x, x) = x~' H^-1 x~`` for every row."""
+        return self.diag(self.whiten(rows), prior_diagonal)
+
+    def cross_variance_scale(self, rows_a, rows_b, prior=None):
+        """``S(x_a, x_b)`` for all pairs of rows, shape (n_a, n_b)."""
+        return self.cross(rows_a, self.whiten(rows_b), prior)
+
+
+class PrimalHessian(Hessian):
     """``H = X~' D X~ + alpha P`` of a linear model, factorised once.
 
     Parameters
@@ -92,7 +171,12 @@ class PrimalHessian:
         The constant columns, when the caller already knows them (the
         Newton iterations, which skip exact centring but would otherwise
         lose a constant column with a large value to cancellation).
+
+    ``whiten`` gives the rows ``Z = L^-1 (x - xbar)``, so that
+    ``S(x, x') = z . z' + 1/sum(d)``.
     """
+
+    factorisation = "primal"
 
     def __init__(
         self,
@@ -107,6 +191,7 @@ class PrimalHessian:
         self.alpha = alpha
         self.fit_intercept = fit_intercept
         self.n_features = X.shape[1]
+        self.n_params = self.n_features + bool(fit_intercept)
         self.d_sum = float(np.sum(d))
         if fit_intercept and not self.d_sum > 0:
             raise ValueError(
@@ -142,6 +227,7 @@ class PrimalHessian:
         self.L = _factorise(A, "penalised Hessian X'DX + alpha*I")
         self._Linv = None
         self._trace = None
+        self.offset = 1.0 / self.d_sum if fit_intercept else 0.0
 
     def _gram(self, X, d, work, exact_centering):
         """``Xc' D Xc`` without densifying a sparse ``X``."""
@@ -181,18 +267,19 @@ class PrimalHessian:
         return G
 
     # -- solves -------------------------------------------------------------
-    def solve(self, g_coef, g_intercept=0.0):
-        """``H^-1 g`` for ``g = [g_coef, g_intercept]``; returns both parts."""
-        rhs = g_coef - self.x_mean * g_intercept
-        z = linalg.cho_solve((self.L, True), rhs, check_finite=False)
-        if not self.fit_intercept:
-            return z, 0.0
-        z_b = g_intercept / self.d_sum
-        return z, z_b - self.x_mean @ z
+    def solve_centred(self, rhs):
+        """``A^-1 rhs`` for the centred block ``A = Xc' D Xc + alpha I``."""
+        return linalg.cho_solve((self.L, True), rhs, check_finite=False)
 
-    def tangent(self, coef):
-        """``t = -H^-1 rho`` with ``rho = alpha [coef, 0]``."""
-        return self.solve(-self.alpha * coef, 0.0)
+    def solve(self, g):
+        """``H^-1 g`` for ``g = [g_coef, g_intercept]``."""
+        g = np.asarray(g, dtype=float)
+        p = self.n_features
+        g_b = g[p] if self.fit_intercept else 0.0
+        z = self.solve_centred(g[:p] - self.x_mean * g_b)
+        if not self.fit_intercept:
+            return z
+        return np.append(z, g_b / self.d_sum - self.x_mean @ z)
 
     # -- covariance -----------------------------------------------------------
     @property
@@ -208,33 +295,40 @@ class PrimalHessian:
             Z = Z - self.Linv @ self.x_mean
         return Z
 
-    def variance_scale(self, X):
-        """``S(x, x) = x~' H^-1 x~`` for every row of ``X``."""
-        out = np.empty(X.shape[0])
-        for rows in row_blocks(X.shape[0], self.n_features):
-            out[rows] = np.sum(self.whiten(X[rows]) ** 2, axis=1)
-        if self.fit_intercept:
-            out += 1.0 / self.d_sum
-        return out
+    @staticmethod
+    def stack(parts):
+        return np.vstack(parts)
 
-    def variance_scale_alpha_derivative(self, X):
+    def cross(self, X, W, prior=None):
+        return self.whiten(X) @ W.T + self.offset
+
+    def among(self, W, a, b, prior=None):
+        return W[a] @ W[b].T + self.offset
+
+    def diag(self, W, prior_diagonal=None):
+        return np.sum(W**2, axis=1) + self.offset
+
+    def features(self, W):
+        """``F`` with ``S(x_a, x_b) = F_a . F_b``: ``[z, sqrt(1/sum(d))]``."""
+        if not self.offset:
+            return W
+        return np.column_stack([W, np.full(W.shape[0], np.sqrt(self.offset))])
+
+    def directions(self, W):
+        """``H^-1 x~`` of whitened rows, in the coordinates of ``theta``."""
+        coef = W @ self.Linv
+        if not self.fit_intercept:
+            return coef
+        return np.column_stack([coef, self.offset - coef @ self.x_mean])
+
+    def variance_scale_alpha_derivative(self, X, prior_diagonal=None):
         """``alpha dS(x, x)/dalpha`` at fixed curvature.
 
         In the centred coordinates only ``A`` depends on alpha (``dA/dalpha =
         I``), so this is ``-alpha |A^-1 (x - xbar)|^2``.
         """
-        out = np.empty(X.shape[0])
-        for rows in row_blocks(X.shape[0], self.n_features):
-            Y = self.Linv.T @ self.whiten(X[rows]).T
-            out[rows] = -self.alpha * np.sum(Y**2, axis=0)
-        return out
-
-    def cross_variance_scale(self, Xa, Xb):
-        """``S(x_a, x_b)`` for all pairs of rows, shape (n_a, n_b)."""
-        S = self.whiten(Xa) @ self.whiten(Xb).T
-        if self.fit_intercept:
-            S += 1.0 / self.d_sum
-        return S
+        Y = self.Linv.T @ self.whiten(X).T
+        return -self.alpha * np.sum(Y**2, axis=0)
 
     def effective_dof(self):
         """``trace(H^-1 X~' D X~) = p - alpha trace(A^-1) (+ 1)``."""
@@ -243,17 +337,27 @@ class PrimalHessian:
         return self.n_features - self.alpha * self._trace + self.fit_intercept
 
 
-class DualHessian:
+class DualHessian(Hessian):
     """The bordered kernel system ``[[sqrt(D) K sqrt(D) + alpha I, v], [v', 0]]``.
 
     ``v = sqrt(d)`` when an intercept is fitted; without one the border is
     dropped. ``K`` is overwritten when ``overwrite_K`` is true.
+
+    In the coordinates of ``theta = [c, b]`` the Hessian of a kernel model
+    is ``K~ M`` with ``K~ = diag(K, 1)`` and ``M = [[D K + alpha I, D 1],
+    [1', 0]]`` on ``1' c = 0``. This class solves with ``M``: the kernel is
+    factored out of the right-hand sides (``rho = alpha [c, 0]``) as it is
+    out of the rows (``k(x, X_fit)``). ``whiten`` gives ``(Z, b)`` with
+    ``S(x, x') = (k(x, x') - z.z' + b b' / s) / alpha``.
     """
+
+    factorisation = "dual"
 
     def __init__(self, K, d, alpha, fit_intercept, overwrite_K=False):
         self.alpha = alpha
         self.fit_intercept = fit_intercept
         self.n = K.shape[0]
+        self.n_params = self.n + bool(fit_intercept)
         self.sqrt_d = np.sqrt(d)
         A = K if overwrite_K else K.copy()
         if not np.all(d == 1.0):
@@ -261,6 +365,7 @@ class DualHessian:
             A *= self.sqrt_d[None, :]
         A.flat[:: self.n + 1] += alpha
         self.L = _factorise(A, "kernel system sqrt(D) K sqrt(D) + alpha*I")
+        self.s = 1.0
         if fit_intercept:
             self.u = self._solve_A(self.sqrt_d)
             self.s = float(self.sqrt_d @ self.u)
@@ -274,37 +379,35 @@ class DualHessian:
     def _solve_A(self, r):
         return linalg.cho_solve((self.L, True), r, check_finite=False)
 
-    def bordered_solve(self, r):
-        """Solve ``A z + v b = r, v' z = 0``; returns ``(z, b)``."""
+    def bordered_solve(self, r, r_border=0.0):
+        """Solve ``A z + v b = r, v' z = r_border``; returns ``(z, b)``."""
         z = self._solve_A(r)
         if not self.fit_intercept:
             return z, 0.0
-        b = (self.sqrt_d @ z) / self.s
+        b = (self.sqrt_d @ z - r_border) / self.s
         return z - b * self.u, b
 
-    def tangent(self, dual_coef):
-        """``(dc/ds, db/ds)`` from the bordered system (docs/theory.rst, section 2).
+    def solve(self, g):
+        """``M^-1 g``: ``(D K + alpha I) x + D 1 x_b = g_c``, ``1' x = g_b``.
 
-        ``(D K + alpha I) dc/dalpha + D 1 db/dalpha = -c`` with ``1' dc = 0``;
-        in the symmetric variables ``c = sqrt(D) z`` the right-hand side is
-        ``-c / sqrt(d)`` (zero where ``d`` is, since ``c`` is zero there too).
+        In the symmetric variables ``x = sqrt(D) z`` the first block is ``A z
+        + sqrt(d) x_b = g_c / sqrt(d)``; ``g_c`` must vanish where ``d`` does
+        (as ``rho`` does: ``c`` is zero there too).
         """
-        c_scaled = np.divide(
-            dual_coef,
-            self.sqrt_d,
-            out=np.zeros_like(dual_coef),
-            where=self.sqrt_d > 0,
-        )
-        z, b = self.bordered_solve(-c_scaled)
-        return self.alpha * self.sqrt_d * z, self.alpha * b
+        g = np.asarray(g, dtype=float)
+        g_c = g[: self.n]
+        r = np.divide(g_c, self.sqrt_d, out=np.zeros_like(g_c), where=self.sqrt_d > 0)
+        z, b = self.bordered_solve(r, g[self.n] if self.fit_intercept else 0.0)
+        x = self.sqrt_d * z
+        return np.append(x, b) if self.fit_intercept else x
 
     # -- covariance -----------------------------------------------------------
     def whiten(self, K_query):
-        """``(Z, b)`` with ``S(x, x') = (k(x, x') - z.z' + b b' / s) / alpha``.
+        """``(Z, b)``: ``K_query`` is ``k(X_query, X_train)``, shape (m, n).
 
-        ``K_query`` is ``k(X_query, X_train)``, shape (m, n); ``Z`` has shape
-        (n, m) (columns ``L^-1 sqrt(d) k_x``) and ``b`` the border terms
-        ``v' A^-1 sqrt(d) k_x - 1`` (zero without an intercept).
+        ``Z`` has shape (n, m) (columns ``L^-1 sqrt(d) k_x``) and ``b`` holds
+        the border terms ``v' A^-1 sqrt(d) k_x - 1`` (zero without an
+        intercept).
         """
         Z = linalg.solve_triangular(
             self.L, (K_query * self.sqrt_d).T, lower=True, check_finite=False
@@ -316,37 +419,65 @@ class DualHessian:
         )
         return Z, zv @ Z - 1.0
 
-    def variance_scale(self, K_query, k_diag):
-        """``S(x, x) = (k(x, x) - q' M^-1 q) / alpha`` with ``q = [sqrt(d) k_x, 1]``."""
-        Z, b = self.whiten(K_query)
-        quad = np.sum(Z**2, axis=0) - b**2 / (self.s if self.fit_intercept else 1.0)
-        return np.maximum(k_diag - quad, 0.0) / self.alpha
+    @staticmethod
+    def stack(parts):
+        return np.hstack([z for z, _ in parts]), np.concatenate([b for _, b in parts])
 
-    def variance_scale_alpha_derivative(self, K_query, k_diag):
-        """``alpha dS(x, x)/dalpha`` at fixed curvature.
+    def cross(self, K_query, W, prior):
+        Zq, bq = self.whiten(K_query)
+        Z, b = W
+        quad = Zq.T @ Z
+        if self.fit_intercept:
+            quad -= np.outer(bq, b) / self.s
+        return (prior - quad) / self.alpha
 
-        ``S = (k - q' M^-1 q) / alpha`` and ``dM/dalpha`` is the identity on
-        the top-left block, so ``alpha dS/dalpha = -S + |(M^-1 q)_top|^2``.
+    def among(self, W, a, b, prior):
+        Z, border = W
+        # In place: the result is as large as a block of the pool x goal.
+        out = np.array(prior, dtype=float)
+        out -= Z[:, a].T @ Z[:, b]
+        if self.fit_intercept:
+            out += np.outer(border[a] / self.s, border[b])
+        out /= self.alpha
+        return out
+
+    def diag(self, W, prior_diagonal):
+        Z, b = W
+        quad = np.sum(Z**2, axis=0) - b**2 / self.s
+        return np.maximum(prior_diagonal - quad, 0.0) / self.alpha
+
+    def training_values(self, W):
+        """``sqrt(D) e`` with ``e = S(X_fit, x)``, shape (n, m).
+
+        ``u = M^-1 grad eta(x)`` takes the values ``e`` at the training
+        points: ``sqrt(D) e = L^-T z - b M^-1 sqrt(d) / s`` (one back
+        substitution).
         """
-        Z, b = self.whiten(K_query)
+        Z, b = W
         top = linalg.solve_triangular(
             self.L, Z, lower=True, trans="T", check_finite=False
         )
         if self.fit_intercept:
             top -= np.outer(self.u, b / self.s)
-        return -self.variance_scale(K_query, k_diag) + np.sum(top**2, axis=0)
+        return top
 
-    def cross_variance_scale(self, Ka, Kb, K_ab):
-        """``S(x_a, x_b)`` for all pairs, from the kernel blocks.
+    def direction_intercepts(self, W):
+        """The intercept of ``u = M^-1 grad eta(x)``: ``S`` against a point
+        with a zero kernel row, ``-b / (s alpha)``."""
+        _, b = W
+        if not self.fit_intercept:
+            return np.zeros(b.shape[0])
+        return -b / (self.s * self.alpha)
 
-        ``Ka = k(X_a, X_train)``, ``Kb = k(X_b, X_train)``, ``K_ab = k(X_a, X_b)``.
+    def variance_scale_alpha_derivative(self, K_query, prior_diagonal):
+        """``alpha dS(x, x)/dalpha`` at fixed curvature.
+
+        ``S = (k - q' M^-1 q) / alpha`` and ``dM/dalpha`` is the identity on
+        the top-left block, so ``alpha dS/dalpha = -S + |(M^-1 q)_top|^2``.
         """
-        Za, ba = self.whiten(Ka)
-        Zb, bb = self.whiten(Kb)
-        quad = Za.T @ Zb
-        if self.fit_intercept:
-            quad -= np.outer(ba, bb) / self.s
-        return (K_ab - quad) / self.alpha
+        W = self.whiten(K_query)
+        top = self.training_values(W)
+        return -self.diag(W, prior_diagonal) + np.sum(top**2, axis=0)
 
     def effective_dof(self):
         """``n - alpha trace(P)``, ``P`` the top-left block of the bordered inverse."""
@@ -359,67 +490,49 @@ class DualHessian:
         return self.n - self.alpha * trace_P
 
 
-class CGHessian:
+class CGHessian(Hessian):
     """``H`` of a linear model used only through Hessian-vector products.
 
-    For models with too many coefficients to factorise ``H``: every solve is
-    a conjugate-gradient run to relative residual ``rtol`` (docs/theory.rst, section 8).
-    The effective degrees of freedom are estimated by Hutchinson's trace
-    estimator with ``n_probes`` Rademacher vectors.
+    For models with too many coefficients to factorise ``H``: the products
+    are the objective's (:meth:`~sktangent._objective.Objective.hessian_product`
+    at the curvature ``d``), and every solve is a conjugate-gradient run to
+    relative residual ``rtol`` (docs/theory.rst, section 8). The effective
+    degrees of freedom are estimated by Hutchinson's trace estimator with
+    ``n_probes`` Rademacher vectors. ``whiten`` gives ``(X, U)``, the rows
+    and their solves ``U = (H^-1 x~)'``, so that ``S(x, x_j) = x~' u_j``.
     """
 
-    def __init__(self, X, d, alpha, fit_intercept, rtol=1e-10, n_probes=30):
-        self.X = X
+    def __init__(self, objective, d, rtol=1e-10, n_probes=30):
+        self.objective = objective
         self.d = d
-        self.alpha = alpha
-        self.fit_intercept = fit_intercept
-        self.n_features = X.shape[1]
+        self.alpha = objective.alpha
+        self.fit_intercept = objective.fit_intercept
+        self.n_features = objective.n_coef
+        self.n_params = objective.n_params
         self.rtol = rtol
         self.n_probes = n_probes
-        self.n_params = self.n_features + fit_intercept
         self._edf = None
         self.operator = LinearOperator(
             (self.n_params, self.n_params), matvec=self._matvec, dtype=float
         )
 
-    def _split(self, v):
-        if self.fit_intercept:
-            return v[:-1], v[-1]
-        return v, 0.0
-
     def _matvec(self, v):
-        v = np.ravel(v)
-        coef, b = self._split(v)
-        u = self.d * (np.asarray(safe_sparse_dot(self.X, coef)).ravel() + b)
-        out = np.asarray(safe_sparse_dot(self.X.T, u)).ravel() + self.alpha * coef
-        if self.fit_intercept:
-            out = np.append(out, np.sum(u))
-        return out
+        return self.objective.hessian_product(self.d, v)
 
-    def _cg(self, rhs):
-        rhs_norm = np.linalg.norm(rhs)
-        if rhs_norm == 0:
+    def solve(self, g):
+        rhs = np.asarray(g, dtype=float)
+        if np.linalg.norm(rhs) == 0:
             return np.zeros_like(rhs)
         x, info = cg(
             self.operator, rhs, rtol=self.rtol, atol=0.0, maxiter=10 * rhs.size
         )
         if info != 0:
-            raise ValueError(
+            raise IllConditionedError(
                 "Conjugate gradients did not reach the requested accuracy "
                 f"(rtol={self.rtol:g}) on the Hessian system; the problem is "
                 "badly conditioned at this alpha: increase alpha."
             )
         return x
-
-    def solve(self, g_coef, g_intercept=0.0):
-        rhs = np.append(g_coef, g_intercept) if self.fit_intercept else g_coef
-        return self._split(self._cg(np.asarray(rhs, dtype=float)))
-
-    def tangent(self, coef):
-        return self.solve(-self.alpha * coef, 0.0)
-
-    def variance_scale(self, X):
-        return np.array([q @ self._cg(q) for q in self._design_rows(X)])
 
     def _design_rows(self, X):
         """Rows ``x~`` (with the intercept's 1) as a dense (m, n_params) array."""
@@ -428,11 +541,43 @@ class CGHessian:
             rows = np.column_stack([rows, np.ones(rows.shape[0])])
         return rows
 
-    def cross_variance_scale(self, Xa, Xb):
-        """``S(x_a, x_b)``: one conjugate-gradient solve per row of ``Xb``."""
-        B = self._design_rows(Xb)
-        solved = np.column_stack([self._cg(b) for b in B]) if len(B) else B.T
-        return self._design_rows(Xa) @ solved
+    def whiten(self, X):
+        U = np.array([self.solve(row) for row in self._design_rows(X)])
+        return X, U.reshape(X.shape[0], self.n_params)
+
+    @staticmethod
+    def stack(parts):
+        Xs = [X for X, _ in parts]
+        X = sp.vstack(Xs).tocsr() if hasattr(Xs[0], "toarray") else np.vstack(Xs)
+        return X, np.vstack([U for _, U in parts])
+
+    def _apply(self, X, U):
+        """``x~' u`` for rows ``X`` and solved columns ``U``, shape (m, n_U)."""
+        p = self.n_features
+        out = np.asarray(safe_sparse_dot(X, U[:, :p].T, dense_output=True))
+        if self.fit_intercept:
+            out = out + U[:, p]
+        return out
+
+    def cross(self, X, W, prior=None):
+        return self._apply(X, W[1])
+
+    def among(self, W, a, b, prior=None):
+        X, U = W
+        return self._apply(X[a], U[b])
+
+    def diag(self, W, prior_diagonal=None):
+        X, U = W
+        p = self.n_features
+        prod = (
+            X.multiply(U[:, :p]).sum(axis=1) if hasattr(X, "toarray") else X * U[:, :p]
+        )
+        out = np.asarray(prod).reshape(X.shape[0], -1).sum(axis=1)
+        return out + U[:, p] if self.fit_intercept else out
+
+    @staticmethod
+    def directions(W):
+        return W[1]
 
     def effective_dof(self):
         """``p (+1) - alpha tr(H^-1 P)``, the trace estimated by Hutchinson."""
@@ -443,6 +588,6 @@ class CGHessian:
                 z = rng.choice([-1.0, 1.0], size=self.n_params)
                 if self.fit_intercept:
                     z[-1] = 0.0  # P has a zero for the intercept
-                total += z @ self._cg(z)
+                total += z @ self.solve(z)
             self._edf = self.n_params - self.alpha * total / self.n_probes
         return self._edf

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._implicit import IllConditionedError
 from ._models import row_blocks
 
 
@@ -49,7 +50,7 @@ def loo_shift(family, y, w, eta, S_diag):
     """
     h = w * family.hessian(y, eta) * S_diag
     if np.any(h >= 1.0 - 1e-12):
-        raise ValueError(
+        raise IllConditionedError(
             "A training point has leverage 1 to rounding precision: the model "
             "interpolates it and its leave-one-out fit is undefined. Increase "
             "alpha."

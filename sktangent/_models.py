@@ -232,3 +232,208 @@ class CentredLinearKernel:
         total = np.sum(C, axis=0)  # zero in exact arithmetic, not in floats
         out = np.asarray(safe_sparse_dot(self._fit[0].T, C, dense_output=True))
         return out - np.multiply.outer(self._offset_free, total)
+
+
+# ------------------------------------------------------------ model shapes
+# A model shape knows how the coefficients make the linear predictor, what
+# the penalty is, and what a query row is for the Hessian: the rows ``x`` of
+# a linear model, the kernel rows ``k(x, X_fit)`` of a model solved in
+# function space, with the prior term ``k(x, x')`` the Hessian of a dual
+# system needs beside them. Nothing else in the package asks which shape it
+# has; the solvers ask only whether it is ``dual``.
+
+
+def dense(X):
+    """``X`` as a dense array."""
+    return np.asarray(X.toarray() if hasattr(X, "toarray") else X)
+
+
+def _linear_eta(X, coefs):
+    """``X @ coefs`` for one or two columns of coefficients."""
+    if hasattr(X, "toarray") or coefs.ndim == 1:
+        return np.asarray(safe_sparse_dot(X, coefs, dense_output=True))
+    # (C' X')' streams X once with a wide, short product; X @ C with a
+    # two-column C is markedly slower in the BLAS here.
+    return (coefs.T @ X.T).T
+
+
+class LinearModel:
+    r"""``eta = X beta + b`` with penalty ``||beta||^2``, solved in the primal.
+
+    The Hessian's rows are the rows of ``X`` themselves; there is no prior
+    term (``S(x, x')`` is a quadratic form in the rows).
+    """
+
+    dual = False
+    kernel = None
+    precomputed = False
+    X_fit = None
+
+    def __init__(self, n_features):
+        self.n_features = n_features
+
+    @property
+    def width(self):
+        """Columns of a Hessian row: what a block of query rows costs."""
+        return self.n_features
+
+    def eta(self, X, coefs):
+        """``X @ coefs`` (coefficients as stored in the fitted state)."""
+        return _linear_eta(X, coefs)
+
+    def penalise(self, design, coef):
+        """``P coef`` with ``Omega = coef' P coef`` (here ``P = I``)."""
+        return coef
+
+    def penalty_matrix(self, design):
+        return np.eye(design.shape[1])
+
+    def rows(self, X):
+        """The Hessian's rows of the query points ``X``."""
+        return X
+
+    def prior(self, Xa, Xb):
+        """The prior term of ``S(x_a, x_b)``: none for a primal model."""
+        return None
+
+    def prior_diagonal(self, X):
+        return None
+
+    def coefficients(self, coef, intercept):
+        """The coefficients the estimator exposes, from the solver's."""
+        return coef, intercept
+
+    def optimality(self, X, g, coef, alpha):
+        """``(grad, size)``: the coefficient part of ``grad J`` at the fit
+        for the per-row loss gradients ``g = w l'``, and the size of its
+        terms (to judge how close to zero it is)."""
+        grad = np.asarray(safe_sparse_dot(X.T, g)).ravel() + alpha * coef
+        absX = abs(X) if hasattr(X, "toarray") else np.abs(X)
+        size = np.asarray(safe_sparse_dot(absX.T, np.abs(g))).ravel()
+        return grad, size + alpha * np.abs(coef)
+
+
+class KernelModel:
+    r"""``eta(x) = sum_j c_j k(x, x_j) + b`` with the RKHS penalty ``c' K c``.
+
+    The Hessian's rows of a query are ``k(x, X_fit)`` and the prior term of
+    ``S(x, x')`` is ``k(x, x')``. With ``kernel="precomputed"`` the rows are
+    given (``X`` *is* ``k(X, X_fit)``) and ``k(x, x')`` is known only against
+    the training points.
+    """
+
+    dual = True
+
+    def __init__(self, kernel, params, X_fit):
+        self.kernel = kernel
+        self.params = params
+        self.X_fit = X_fit
+
+    @property
+    def precomputed(self):
+        return isinstance(self.kernel, str) and self.kernel == "precomputed"
+
+    @property
+    def n_fit(self):
+        return self.X_fit.shape[0]
+
+    width = n_fit
+
+    def gram(self):
+        """``k(X_fit, X_fit)``; a fresh array the solver may overwrite unless
+        the kernel is precomputed (then it is the training matrix itself)."""
+        return kernel_matrix(self.X_fit, None, self.kernel, self.params)
+
+    @property
+    def gram_is_copy(self):
+        return not self.precomputed
+
+    def eta(self, X, coefs):
+        return kernel_dot(X, self.X_fit, coefs, self.kernel, self.params)
+
+    def penalise(self, design, coef):
+        return design @ coef
+
+    def penalty_matrix(self, design):
+        return dense(design)
+
+    def rows(self, X):
+        if self.precomputed:
+            return dense(X)
+        return kernel_matrix(X, self.X_fit, self.kernel, self.params)
+
+    def prior(self, Xa, Xb, training=False):
+        """``k(Xa, Xb)``. ``training=True`` says ``Xb`` is the training set
+        (the only one a precomputed kernel knows ``k`` against)."""
+        if self.precomputed:
+            if not training:
+                kernel_diagonal(Xa, "precomputed", {})  # raises the explanation
+            return dense(Xa)
+        return kernel_matrix(Xa, Xb, self.kernel, self.params)
+
+    def prior_diagonal(self, X):
+        return kernel_diagonal(X, self.kernel, self.params)
+
+    def coefficients(self, coef, intercept):
+        return coef, intercept
+
+    def optimality(self, X, g, coef, alpha):
+        # The dual optimum satisfies w l' + alpha c = 0 row by row.
+        return g + alpha * coef, np.abs(g) + alpha * np.abs(coef)
+
+
+class LinearDualModel(CentredLinearKernel):
+    r"""A linear model with ``p > n``, solved in the dual through the linear
+    kernel of the centred rows (:class:`CentredLinearKernel`).
+
+    The solver works with dual coefficients; the estimator and the fitted
+    state keep the primal ``beta = Xc' c`` (:meth:`coefficients`), so
+    predictions are the linear model's, and only ``S`` goes through the
+    kernel.
+    """
+
+    dual = True
+    kernel = None
+    precomputed = False
+    X_fit = None
+    gram_is_copy = True
+
+    @property
+    def width(self):
+        return self.n_fit
+
+    def eta(self, X, coefs):
+        return _linear_eta(X, coefs)
+
+    def penalise(self, design, coef):
+        return design @ coef
+
+    def penalty_matrix(self, design):
+        return dense(design)
+
+    def rows(self, X):
+        return self(X)
+
+    def prior(self, Xa, Xb, training=False):
+        return self(Xa, Xb)
+
+    def prior_diagonal(self, X):
+        return self.diagonal(X)
+
+    def coefficients(self, coef, intercept):
+        """``beta = Xc' c``; the intercept of the centred rows, ``b + m' beta``,
+        back to the rows themselves."""
+        beta = self.coef(coef)
+        return beta, intercept - float(self.offset @ beta)
+
+    optimality = LinearModel.optimality
+
+
+def make_model(shape, X, w, fit_intercept, kernel=None, params=None):
+    """The model of ``shape`` (``"primal"``, ``"linear-dual"`` or ``"kernel"``)
+    for the training rows ``X`` and weights ``w``."""
+    if shape == "kernel":
+        return KernelModel(kernel, params or {}, X)
+    if shape == "linear-dual":
+        return LinearDualModel(X, w, fit_intercept)
+    return LinearModel(X.shape[1])

@@ -1,13 +1,20 @@
 """Fitting ``theta`` and factorising the Hessian at the optimum.
 
-Every solver returns a :class:`FitResult`: the coefficients, the factorised
-Hessian (primal or dual) and the linear predictor at the training points. The
-tangent is then one more solve with that factor.
+Every solver has one method, ``solve(objective, start=None) -> FitResult``:
+the coefficients, the Hessian at the optimum (factorised where the solver
+factorised it) and the linear predictor at the training points. The tangent
+is then one more solve with that Hessian (:func:`finish`). Which solver fits
+which problem, and in which model shape, is decided in one place,
+:func:`choose_solver`.
 
-The normal family is solved in closed form: the penalised normal equations
-*are* the Hessian system, so fitting and the tangent share one Cholesky
-factorisation (:class:`~sktangent._implicit.PrimalHessian` when ``n >= p``,
-:class:`~sktangent._implicit.DualHessian` otherwise and for kernels).
+* :class:`ClosedForm` -- the normal family: the penalised normal equations
+  *are* the Hessian system, so fitting and the tangent share one Cholesky
+  factorisation (:class:`~sktangent._implicit.PrimalHessian` for the primal
+  linear model, :class:`~sktangent._implicit.DualHessian` for the dual ones).
+* :class:`Newton` -- damped Newton with Cholesky solves, on the primal or the
+  dual coefficients.
+* :class:`LBFGS` -- linear models too large to factorise; the tangent by
+  conjugate gradients (:class:`~sktangent._implicit.CGHessian`).
 """
 
 import warnings
@@ -19,49 +26,136 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.extmath import safe_sparse_dot
 
 from ._implicit import CGHessian, DualHessian, PrimalHessian, constant_columns
-from ._objective import Objective
+from ._objective import iteration_weights
+
+# Above this many coefficients "auto" avoids factorising a dense Hessian.
+MAX_DENSE_PARAMS = 2000
 
 
 @dataclass
 class FitResult:
     coef: np.ndarray  # beta (primal) or c (dual)
     intercept: float
-    hessian: object  # PrimalHessian or DualHessian
+    hessian: object  # a Hessian (sktangent._implicit)
     eta: np.ndarray  # linear predictor at the training points
     n_iter: int = 0
 
 
-def fit_normal_primal(X, y, w, alpha, fit_intercept):
-    """Ridge in closed form.
+def choose_solver(name, family, kernel, n_samples, n_features, fit_intercept, options):
+    """The solver for ``name`` (``"auto"`` resolved) and the model shape.
 
-    ``A beta = Xc' W (y - ybar)`` and ``b = ybar - xbar' beta``.
+    Returns ``(solver, shape)`` with ``shape`` one of ``"primal"``,
+    ``"linear-dual"`` (the closed form of a linear model with ``p > n``,
+    through the linear kernel) and ``"kernel"``. ``options`` holds
+    ``max_iter`` and ``tol`` of the iterative solvers.
     """
-    hess = PrimalHessian(X, w, alpha, fit_intercept)
-    y_mean = float(w @ y) / hess.d_sum if fit_intercept else 0.0
-    # Xc' W (y - ybar) = X' W (y - ybar) because sum W (y - ybar) = 0.
-    Xy = np.asarray(safe_sparse_dot(X.T, w * (y - y_mean))).ravel()
-    Xy[hess.constant] = 0.0  # their centred columns are exactly zero
-    coef, _ = hess.solve(Xy)
-    intercept = y_mean - float(hess.x_mean @ coef) if fit_intercept else 0.0
-    eta = np.asarray(safe_sparse_dot(X, coef)).ravel() + intercept
-    return FitResult(coef, intercept, hess, eta)
+    closed_form = family.constant_variance
+    if name == "cholesky" and not closed_form:
+        raise ValueError(
+            f"solver='cholesky' is the closed form of the normal family; "
+            f"family={family.name!r} needs 'newton-cholesky' or 'lbfgs' "
+            "(or 'auto')."
+        )
+    if name == "lbfgs" and kernel is not None:
+        raise ValueError(
+            "solver='lbfgs' fits linear models only; kernel models are "
+            "fitted by Newton's method on the dual coefficients: use "
+            "solver='auto' or 'newton-cholesky'."
+        )
+    if name == "auto":
+        name = "newton-cholesky"
+        if closed_form:
+            name = "cholesky"
+        elif kernel is None and n_features + fit_intercept > MAX_DENSE_PARAMS:
+            name = "lbfgs"
+    if kernel is not None:
+        shape = "kernel"
+    elif name == "cholesky" and n_samples < n_features:
+        shape = "linear-dual"
+    else:
+        shape = "primal"
+    solver = {"cholesky": ClosedForm, "newton-cholesky": Newton, "lbfgs": LBFGS}[name]
+    return solver(**options), shape
 
 
-def fit_normal_dual(K, y, w, alpha, fit_intercept, overwrite_K=False):
-    """Kernel ridge in closed form through the bordered system.
+def finish(objective, result):
+    """``(coef, intercept, tangent, intercept_tangent)`` of the estimator.
 
-    With ``c = sqrt(W) z`` the stationarity conditions
-    ``W (K c + b - y) + alpha c = 0`` and ``sum(c) = 0`` become the symmetric
-    system ``A z + sqrt(w) b = sqrt(W) y``, ``sqrt(w)' z = 0``.
+    The tangent is ``-H^-1 rho`` with the Hessian the solver left; both it
+    and the coefficients are then mapped to the estimator's coefficients by
+    the model (the primal ``beta`` of a linear model solved in the dual).
     """
-    hess = DualHessian(K, w, alpha, fit_intercept, overwrite_K=overwrite_K)
-    z, intercept = hess.bordered_solve(hess.sqrt_d * y)
-    coef = hess.sqrt_d * z
-    # K may be gone (overwritten by the factor): recover the training
-    # predictions from stationarity, eta = y - alpha c / w. Rows with zero
-    # weight carry no residual; they get eta = y, which no estimate reads.
-    eta = y - np.divide(alpha * coef, w, out=np.zeros_like(coef), where=w > 0)
-    return FitResult(coef, float(intercept), hess, eta)
+    theta = objective.join(result.coef, result.intercept)
+    tangent, intercept_tangent = objective.split(
+        result.hessian.tangent(objective.rho(theta))
+    )
+    intercept_tangent = float(intercept_tangent)
+    model = objective.model
+    if not model.dual and objective.fit_intercept:
+        # A constant column's tangent is exactly 0, like its coefficient;
+        # an iterative solve (CG) leaves rounding there, which belongs to
+        # the intercept (the same tangent at the training rows).
+        constant = result.hessian.constant
+        X = objective.design
+        if constant is None:  # conjugate gradients: nothing factorised
+            constant = constant_columns(X)
+        if np.any(constant):
+            first = X[:1].toarray().ravel() if hasattr(X, "toarray") else X[0]
+            intercept_tangent += float(first[constant] @ tangent[constant])
+            tangent = tangent.copy()
+            tangent[constant] = 0.0
+    coef, intercept = model.coefficients(result.coef, result.intercept)
+    tangent, intercept_tangent = model.coefficients(tangent, intercept_tangent)
+    return coef, float(intercept), tangent, float(intercept_tangent)
+
+
+class ClosedForm:
+    """The normal family in closed form (``solver="cholesky"``)."""
+
+    name = "cholesky"
+
+    def __init__(self, **options):
+        pass  # no iterations: max_iter and tol do not apply
+
+    def solve(self, objective, start=None):
+        if objective.model.dual:
+            return self._dual(objective)
+        return self._primal(objective)
+
+    @staticmethod
+    def _primal(obj):
+        """Ridge: ``A beta = Xc' W (y - ybar)`` and ``b = ybar - xbar' beta``."""
+        X, y, w = obj.design, obj.y, obj.w
+        hess = PrimalHessian(X, w, obj.alpha, obj.fit_intercept)
+        y_mean = float(w @ y) / hess.d_sum if obj.fit_intercept else 0.0
+        # Xc' W (y - ybar) = X' W (y - ybar) because sum W (y - ybar) = 0.
+        Xy = np.asarray(safe_sparse_dot(X.T, w * (y - y_mean))).ravel()
+        Xy[hess.constant] = 0.0  # their centred columns are exactly zero
+        coef = hess.solve_centred(Xy)
+        intercept = y_mean - float(hess.x_mean @ coef) if obj.fit_intercept else 0.0
+        eta = np.asarray(safe_sparse_dot(X, coef)).ravel() + intercept
+        return FitResult(coef, intercept, hess, eta, 1)
+
+    @staticmethod
+    def _dual(obj):
+        """Kernel ridge through the bordered system.
+
+        With ``c = sqrt(W) z`` the stationarity conditions ``W (K c + b - y)
+        + alpha c = 0`` and ``sum(c) = 0`` become the symmetric system ``A z
+        + sqrt(w) b = sqrt(W) y``, ``sqrt(w)' z = 0``. The kernel matrix is
+        overwritten by the factor when the model made it for the fit.
+        """
+        y, w, alpha = obj.y, obj.w, obj.alpha
+        hess = DualHessian(
+            obj.design, w, alpha, obj.fit_intercept, overwrite_K=obj.model.gram_is_copy
+        )
+        z, intercept = hess.bordered_solve(hess.sqrt_d * y)
+        coef = hess.sqrt_d * z
+        # K may be gone (overwritten by the factor): recover the training
+        # predictions from stationarity, eta = y - alpha c / w. Rows with zero
+        # weight carry no residual; they get eta = y, which no estimate reads.
+        eta = y - np.divide(alpha * coef, w, out=np.zeros_like(coef), where=w > 0)
+        return FitResult(coef, float(intercept), hess, eta, 1)
 
 
 # --------------------------------------------------------------------- GLMs
@@ -74,17 +168,8 @@ def _initial_intercept(family, y, w, fit_intercept):
     return float(family.link(min(max(mean, low), high)))
 
 
-def _iteration_weights(family, y, w, eta):
-    """Curvature for a Newton step: observed where it is convex, else Fisher.
-
-    The observed ``l''`` is negative for some points of the Tweedie family
-    with power > 2 (or <= 0); Fisher scoring's expected curvature
-    ``mu'^2 / V`` is always positive, so the iteration stays a descent method.
-    """
-    d = w * family.hessian(y, eta)
-    if np.all(d >= 0):
-        return d, True
-    return w * family.score_variance(eta), False
+# The multi-user model's Newton steps use the same rule.
+_iteration_weights = iteration_weights
 
 
 def _line_search(objective_at, theta, step, value, slope, max_halvings=50):
@@ -160,105 +245,171 @@ _SUBSAMPLE_MIN_ROWS_PER_PARAM = 200
 _SUBSAMPLE_MIN_ROWS = 20_000
 
 
-def _subsample_start(family, X, y, w, alpha, fit_intercept, tol):
-    """Newton's optimum on a tenth of the rows, as a start for the full fit.
+def _start(obj):
+    """Zero coefficients and the intercept of an intercept-only model."""
+    theta = np.zeros(obj.n_params)
+    if obj.fit_intercept:
+        theta[-1] = _initial_intercept(obj.family, obj.y, obj.w, True)
+    return theta
 
-    Every full Newton iteration forms ``X' D X``. On tall data the optimum of
-    a random tenth of the rows (weights scaled up to the same total) is
-    within sampling error of the full one, from where two or three full
-    iterations reach ``tol`` instead of five or more from zero. Only the
-    start changes: the full problem is still solved to ``tol``. Returns None
-    when the data are too small or sparse for this to help.
+
+class Newton:
+    """Newton's method with Cholesky solves (a damped IRLS).
+
+    On the primal coefficients of a linear model, or on the dual
+    coefficients of a kernel model; the Hessian factorised at the final
+    iterate is the tangent's.
     """
-    n, p = X.shape
-    if (
-        hasattr(X, "toarray")
-        or n < _SUBSAMPLE_MIN_ROWS
-        or n < _SUBSAMPLE_MIN_ROWS_PER_PARAM * (p + 1)
-    ):
-        return None
-    rows = np.random.RandomState(0).choice(n, size=n // 10, replace=False)
-    rows.sort()
-    w_sub = w[rows] * (np.sum(w) / np.sum(w[rows]))
-    with warnings.catch_warnings():
-        # The start need not be converged; the full fit decides and warns.
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        result = fit_newton_primal(
-            family,
-            X[rows],
-            y[rows],
-            w_sub,
+
+    name = "newton-cholesky"
+
+    def __init__(self, max_iter, tol):
+        self.max_iter = int(max_iter)
+        self.tol = float(tol)
+
+    def solve(self, objective, start=None):
+        if objective.model.dual:
+            return self._dual(objective, start)
+        return self._primal(objective, start)
+
+    def _subsample_start(self, obj):
+        """Newton's optimum on a tenth of the rows, as a start for the full fit.
+
+        Every full Newton iteration forms ``X' D X``. On tall data the optimum
+        of a random tenth of the rows (weights scaled up to the same total)
+        is within sampling error of the full one, from where two or three
+        full iterations reach ``tol`` instead of five or more from zero. Only
+        the start changes: the full problem is still solved to ``tol``.
+        Returns None when the data are too small or sparse for this to help.
+        """
+        X, w = obj.design, obj.w
+        n, p = X.shape
+        if (
+            hasattr(X, "toarray")
+            or n < _SUBSAMPLE_MIN_ROWS
+            or n < _SUBSAMPLE_MIN_ROWS_PER_PARAM * (p + 1)
+        ):
+            return None
+        rows = np.random.RandomState(0).choice(n, size=n // 10, replace=False)
+        rows.sort()
+        w_sub = w[rows] * (np.sum(w) / np.sum(w[rows]))
+        with warnings.catch_warnings():
+            # The start need not be converged; the full fit decides and warns.
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            sub = Newton(max_iter=20, tol=max(self.tol, 1e-4))
+            result = sub._primal(obj.subset(rows, w_sub), None, final_hessian=False)
+        return obj.join(result.coef, result.intercept)
+
+    def _iterate(self, obj, theta, step_at):
+        return _damped_newton(
+            theta,
+            obj.value,
+            obj.gradient,
+            step_at,
+            self.max_iter,
+            self.tol,
+            float(np.sum(obj.w)),
+        )
+
+    def _primal(self, obj, start, final_hessian=True):
+        X, alpha, fit_intercept = obj.design, obj.alpha, obj.fit_intercept
+        theta = start
+        if theta is None and final_hessian:  # not when fitting the subsample
+            theta = self._subsample_start(obj)
+        if theta is None:
+            theta = _start(obj)
+
+        # One scratch copy of X for the weighted rows, shared by every iteration.
+        work = None if hasattr(X, "toarray") else np.empty_like(X)
+        constant = constant_columns(X) if fit_intercept else None
+
+        def hessian_at(d):
+            return PrimalHessian(
+                X,
+                d,
+                alpha,
+                fit_intercept,
+                work,
+                exact_centering=False,
+                constant=constant,
+            )
+
+        def step_at(theta, grad):
+            d, observed = obj.iteration_weights(theta)
+            hess = None
+            if not observed:
+                # Some observed curvatures are negative; the full Hessian may
+                # still be positive definite, and then Newton keeps its speed.
+                try:
+                    hess = hessian_at(obj.curvature_weights(theta))
+                except ValueError:
+                    hess = None
+            if hess is None:
+                hess = hessian_at(d)
+            return -hess.solve(grad)
+
+        theta, n_iter = self._iterate(obj, theta, step_at)
+        if not final_hessian:
+            coef, intercept = obj.split(theta)
+            return FitResult(
+                coef.copy(), float(intercept), None, obj.eta(theta), n_iter
+            )
+        if fit_intercept and np.any(constant):
+            # A constant column duplicates the intercept, so its penalised
+            # coefficient is 0 at the optimum; the iterations leave rounding
+            # noise there, which moves to the intercept (same training fit).
+            theta = theta.copy()
+            values = X[:1].toarray().ravel() if hasattr(X, "toarray") else X[0]
+            theta[-1] += float(values[constant] @ theta[:-1][constant])
+            theta[:-1][constant] = 0.0
+        eta = obj.eta(theta)
+        coef, intercept = obj.split(theta)
+        # The tangent's Hessian, at the final iterate and exactly centred.
+        hess = PrimalHessian(
+            X,
+            obj.curvature_weights(theta),
             alpha,
             fit_intercept,
-            max_iter=20,
-            tol=max(tol, 1e-4),
-            final_hessian=False,
+            work,
+            constant=constant,
         )
-    theta = result.coef
-    return np.append(theta, result.intercept) if fit_intercept else theta
+        return FitResult(coef.copy(), float(intercept), hess, eta, n_iter)
 
+    def _dual(self, obj, start):
+        """Each Newton step is a weighted kernel ridge on the working response
+        ``eta - l' / l''`` with weights ``D = w l''``: the bordered system
+        ``(D K + alpha I) c + D 1 b = D (eta - l'/l'')``, ``1' c = 0``, solved
+        in the symmetric variables ``c = sqrt(D) z``."""
+        K, y, w = obj.design, obj.y, obj.w
+        family, alpha, fit_intercept = obj.family, obj.alpha, obj.fit_intercept
+        n = K.shape[0]
+        theta = _start(obj) if start is None else start
 
-def fit_newton_primal(
-    family, X, y, w, alpha, fit_intercept, max_iter, tol, final_hessian=True
-):
-    """Newton's method with Cholesky solves (a damped IRLS) for linear GLMs.
+        def step_at(theta, grad):
+            eta = obj.eta(theta)
+            d, _ = obj.iteration_weights(theta)
+            hess = DualHessian(K, d, alpha, fit_intercept)
+            lp = w * family.gradient(y, eta)
+            rhs = hess.sqrt_d * eta - np.divide(
+                lp, hess.sqrt_d, out=np.zeros(n), where=hess.sqrt_d > 0
+            )
+            z, b_new = hess.bordered_solve(rhs)
+            return obj.join(hess.sqrt_d * z, b_new) - theta
 
-    The Hessian factorised at the final iterate is the tangent's.
-    """
-    obj = Objective(family, X, y, w, alpha, fit_intercept, kernel=False)
-    theta = None
-    if final_hessian:  # not when this is already the subsample's fit
-        theta = _subsample_start(family, X, y, w, alpha, fit_intercept, tol)
-    if theta is None:
-        theta = np.zeros(X.shape[1] + fit_intercept)
-        if fit_intercept:
-            theta[-1] = _initial_intercept(family, y, w, fit_intercept)
-
-    # One scratch copy of X for the weighted rows, shared by every iteration.
-    work = None if hasattr(X, "toarray") else np.empty_like(X)
-    constant = constant_columns(X) if fit_intercept else None
-
-    def hessian_at(d):
-        return PrimalHessian(
-            X, d, alpha, fit_intercept, work, exact_centering=False, constant=constant
-        )
-
-    def step_at(theta, grad):
-        d, observed = _iteration_weights(family, y, w, obj.eta(theta))
-        hess = None
-        if not observed:
-            # Some observed curvatures are negative; the full Hessian may
-            # still be positive definite, and then Newton keeps its speed.
-            try:
-                hess = hessian_at(obj.curvature_weights(theta))
-            except ValueError:
-                hess = None
-        if hess is None:
-            hess = hessian_at(d)
-        s_coef, s_b = hess.solve(*obj.split(grad))
-        return -(np.append(s_coef, s_b) if fit_intercept else s_coef)
-
-    theta, n_iter = _damped_newton(
-        theta, obj.value, obj.gradient, step_at, max_iter, tol, float(np.sum(w))
-    )
-    if not final_hessian:
-        coef, intercept = obj.split(theta)
-        return FitResult(coef.copy(), float(intercept), None, obj.eta(theta), n_iter)
-    if fit_intercept and np.any(constant):
-        # A constant column duplicates the intercept, so its penalised
-        # coefficient is 0 at the optimum; the iterations leave rounding
-        # noise there, which moves to the intercept (same training fit).
-        theta = theta.copy()
-        values = X[:1].toarray().ravel() if hasattr(X, "toarray") else X[0]
-        theta[-1] += float(values[constant] @ theta[:-1][constant])
-        theta[:-1][constant] = 0.0
-    eta = obj.eta(theta)
-    coef, intercept = obj.split(theta)
-    # The tangent's Hessian, at the final iterate and exactly centred.
-    hess = PrimalHessian(
-        X, obj.curvature_weights(theta), alpha, fit_intercept, work, constant=constant
-    )
-    return FitResult(coef.copy(), float(intercept), hess, eta, n_iter)
+        theta, n_iter = self._iterate(obj, theta, step_at)
+        eta = obj.eta(theta)
+        d = obj.curvature_weights(theta)
+        if np.any(d < 0):
+            raise ValueError(
+                f"The observed curvature of family={family.name!r} is negative at "
+                f"{int(np.sum(d < 0))} training points at the optimum, so the "
+                "kernel system behind the tangent is not positive definite. Use "
+                "a linear model (kernel=None) for this family and power, or a "
+                "Tweedie power in [1, 2]."
+            )
+        hess = DualHessian(K, d, alpha, fit_intercept)
+        c, b = obj.split(theta)
+        return FitResult(c.copy(), float(b), hess, eta, n_iter)
 
 
 def _column_scales(X, w):
@@ -278,7 +429,7 @@ def _column_scales(X, w):
     return np.exp2(np.round(np.log2(rms)))
 
 
-def fit_lbfgs_primal(family, X, y, w, alpha, fit_intercept, max_iter, tol):
+class LBFGS:
     """L-BFGS on the weight-normalised objective; the tangent by CG.
 
     L-BFGS runs in the coordinates ``gamma_j = beta_j * rms(X_j)`` of
@@ -288,95 +439,57 @@ def fit_lbfgs_primal(family, X, y, w, alpha, fit_intercept, max_iter, tol):
     the gradient in ``beta`` is tiny at the start point, and a test on it
     would stop there.
     """
-    obj = Objective(family, X, y, w, alpha, fit_intercept, kernel=False)
-    p = X.shape[1]
-    cols = _column_scales(X, w)
-    theta0 = np.zeros(p + fit_intercept)
-    if fit_intercept:
-        theta0[-1] = _initial_intercept(family, y, w, fit_intercept)
-    scale = float(np.sum(w))
 
-    def to_theta(gamma):
-        theta = gamma.copy()
-        theta[:p] = gamma[:p] / cols
-        return theta
+    name = "lbfgs"
 
-    # With an intercept a constant column's coefficient is 0 at the optimum
-    # (it duplicates the intercept, and is penalised): hold it there.
-    constant = constant_columns(X) if fit_intercept else np.zeros(p, dtype=bool)
+    def __init__(self, max_iter, tol):
+        self.max_iter = int(max_iter)
+        self.tol = float(tol)
 
-    def scaled_gradient(theta):
-        grad = obj.gradient(theta)
-        grad[:p] = grad[:p] / cols
-        grad[:p][constant] = 0.0
-        return grad
+    def solve(self, obj, start=None):
+        X, w, tol = obj.design, obj.w, self.tol
+        p = X.shape[1]
+        cols = _column_scales(X, w)
+        theta0 = _start(obj) if start is None else np.array(start, dtype=float)
+        theta0[:p] *= cols
+        scale = float(np.sum(w))
 
-    def fun(gamma):
-        theta = to_theta(gamma)
-        value = obj.value(theta)
-        if not np.isfinite(value):
-            return np.inf, np.zeros_like(gamma)
-        return value / scale, scaled_gradient(theta) / scale
+        def to_theta(gamma):
+            theta = gamma.copy()
+            theta[:p] = gamma[:p] / cols
+            return theta
 
-    res = optimize.minimize(
-        fun,
-        theta0,
-        jac=True,
-        method="L-BFGS-B",
-        # ftol=0: stop on the gradient (as documented), not on a stalled value.
-        options={"maxiter": max_iter, "gtol": tol, "ftol": 0.0},
-    )
-    theta = to_theta(res.x)
-    gnorm = float(np.max(np.abs(scaled_gradient(theta)))) / scale
-    if gnorm > tol:
-        _not_converged(res.nit, gnorm, tol, solver="lbfgs")
-    eta = obj.eta(theta)
-    d = w * family.hessian(y, eta)
-    coef, intercept = obj.split(theta)
-    hess = CGHessian(X, d, alpha, fit_intercept)
-    return FitResult(coef.copy(), float(intercept), hess, eta, int(res.nit))
+        # With an intercept a constant column's coefficient is 0 at the
+        # optimum (it duplicates the intercept, and is penalised): hold it.
+        constant = constant_columns(X) if obj.fit_intercept else np.zeros(p, dtype=bool)
 
+        def scaled_gradient(theta):
+            grad = obj.gradient(theta)
+            grad[:p] = grad[:p] / cols
+            grad[:p][constant] = 0.0
+            return grad
 
-def fit_newton_dual(family, K, y, w, alpha, fit_intercept, max_iter, tol):
-    """Newton's method on the dual coefficients of a kernel GLM.
+        def fun(gamma):
+            theta = to_theta(gamma)
+            value = obj.value(theta)
+            if not np.isfinite(value):
+                return np.inf, np.zeros_like(gamma)
+            return value / scale, scaled_gradient(theta) / scale
 
-    Each Newton step is a weighted kernel ridge on the working response
-    ``eta - l' / l''`` with weights ``D = w l''``: the bordered system
-    ``(D K + alpha I) c + D 1 b = D (eta - l'/l'')``, ``1' c = 0``, solved in
-    the symmetric variables ``c = sqrt(D) z``. The objective is the one of
-    :class:`~sktangent._objective.Objective` with ``theta = [c, b]``.
-    """
-    n = K.shape[0]
-    obj = Objective(family, K, y, w, alpha, fit_intercept, kernel=True)
-    theta = np.zeros(n + fit_intercept)
-    if fit_intercept:
-        theta[-1] = _initial_intercept(family, y, w, fit_intercept)
-
-    def step_at(theta, grad):
+        res = optimize.minimize(
+            fun,
+            theta0,
+            jac=True,
+            method="L-BFGS-B",
+            # ftol=0: stop on the gradient (as documented), not on a stalled
+            # value.
+            options={"maxiter": self.max_iter, "gtol": tol, "ftol": 0.0},
+        )
+        theta = to_theta(res.x)
+        gnorm = float(np.max(np.abs(scaled_gradient(theta)))) / scale
+        if gnorm > tol:
+            _not_converged(res.nit, gnorm, tol, solver="lbfgs")
         eta = obj.eta(theta)
-        d, _ = _iteration_weights(family, y, w, eta)
-        hess = DualHessian(K, d, alpha, fit_intercept)
-        lp = w * family.gradient(y, eta)
-        rhs = hess.sqrt_d * eta - np.divide(
-            lp, hess.sqrt_d, out=np.zeros(n), where=hess.sqrt_d > 0
-        )
-        z, b_new = hess.bordered_solve(rhs)
-        new = hess.sqrt_d * z
-        return (np.append(new, b_new) if fit_intercept else new) - theta
-
-    theta, n_iter = _damped_newton(
-        theta, obj.value, obj.gradient, step_at, max_iter, tol, float(np.sum(w))
-    )
-    eta = obj.eta(theta)
-    d = obj.curvature_weights(theta)
-    if np.any(d < 0):
-        raise ValueError(
-            f"The observed curvature of family={family.name!r} is negative at "
-            f"{int(np.sum(d < 0))} training points at the optimum, so the "
-            "kernel system behind the tangent is not positive definite. Use "
-            "a linear model (kernel=None) for this family and power, or a "
-            "Tweedie power in [1, 2]."
-        )
-    hess = DualHessian(K, d, alpha, fit_intercept)
-    c, b = obj.split(theta)
-    return FitResult(c.copy(), float(b), hess, eta, n_iter)
+        coef, intercept = obj.split(theta)
+        hess = CGHessian(obj, obj.curvature_weights(theta))
+        return FitResult(coef.copy(), float(intercept), hess, eta, int(res.nit))

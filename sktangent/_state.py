@@ -11,11 +11,9 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
-from sklearn.utils.extmath import safe_sparse_dot
 
 from ._families import dispersion_root
-from ._implicit import DualHessian, PrimalHessian
-from ._models import kernel_diagonal, kernel_dot, kernel_matrix, row_blocks
+from ._models import LinearDualModel, row_blocks
 from ._validation import check_eta
 
 
@@ -33,7 +31,8 @@ class FittedState:
     Built once by ``fit`` and kept as ``fitted_state_``; never changed
     afterwards (a refit builds a new one). Besides the fields below it
     declares the properties ``factorisation`` (``"primal"``, ``"dual"`` or
-    None), ``dual``, ``n_fit``, ``dispersion`` and ``dispersion_root``, and
+    None), ``dual``, ``kernel``, ``X_fit``, ``linear_dual``, ``n_fit``,
+    ``dispersion`` and ``dispersion_root``, and
     the verbs ``validate_query``, ``eta``, ``train_kernel``,
     ``train_kernel_diagonal``, ``variance_scale``, ``cross_variance_scale``
     and ``variance_scale_alpha_derivative``. The verbs other than
@@ -45,22 +44,16 @@ class FittedState:
     family : Family
         The distribution and its link (``ℓ``, ``ℓ'``, ``ℓ''``, the inverse
         link, the variance).
-    hessian : PrimalHessian, DualHessian or CGHessian
-        The Hessian at the optimum, factorised where the solver factorised it.
+    model : LinearModel, LinearDualModel or KernelModel
+        The model shape (:mod:`sktangent._models`): how coefficients make
+        the linear predictor, and the rows and prior term of ``S``.
+    hessian : Hessian
+        The Hessian at the optimum, factorised where the solver factorised
+        it; it declares the interface of :class:`~sktangent._implicit.Hessian`.
     alpha : float
         The regularisation strength that was fitted (not the estimator's
         current ``alpha``).
     fit_intercept : bool
-    kernel : str, callable or None
-        The model shape: ``None`` for the linear model, else its kernel.
-    kernel_params : dict
-        The keyword arguments of the kernel (``gamma``, ``degree``, ...).
-    X_fit : ndarray, sparse matrix or None
-        The training rows of a kernel model (the kernel matrix when
-        ``kernel="precomputed"``).
-    linear_dual : CentredLinearKernel or None
-        The kernel of a linear model solved in the dual (``p > n``): the
-        linear kernel of the training rows centred as fitted.
     coef, tangent : ndarray
         :math:`\beta` and :math:`d\beta/ds` (linear), or :math:`c` and
         :math:`dc/ds` (kernel); read-only.
@@ -80,13 +73,10 @@ class FittedState:
     """
 
     family: Any
+    model: Any
     hessian: Any
     alpha: float
     fit_intercept: bool
-    kernel: Any
-    kernel_params: dict
-    X_fit: Any
-    linear_dual: Any
     coef: np.ndarray
     tangent: np.ndarray
     intercept: float
@@ -110,23 +100,33 @@ class FittedState:
         None is the generic path (conjugate gradients, the multi-user view):
         ``S`` is then computed column by column with solves.
         """
-        if isinstance(self.hessian, PrimalHessian):
-            return "primal"
-        if isinstance(self.hessian, DualHessian):
-            return "dual"
-        return None
+        return self.hessian.factorisation
 
     @property
     def dual(self):
         """Whether the model is solved in function space (kernel, or p > n)."""
-        return self.kernel is not None or self.linear_dual is not None
+        return self.model.dual
+
+    @property
+    def kernel(self):
+        """The kernel of a kernel model; None for linear models."""
+        return self.model.kernel
+
+    @property
+    def X_fit(self):
+        """The training rows of a kernel model (the kernel matrix when
+        ``kernel="precomputed"``); None for linear models."""
+        return self.model.X_fit
+
+    @property
+    def linear_dual(self):
+        """The centred linear kernel of a linear model solved in the dual."""
+        return self.model if isinstance(self.model, LinearDualModel) else None
 
     @property
     def n_fit(self):
         """Number of training rows of a dual model."""
-        if self.kernel is not None:
-            return self.X_fit.shape[0]
-        return self.linear_dual.n_fit
+        return self.model.n_fit
 
     # ------------------------------------------------------ dispersion
     @cached_property
@@ -156,7 +156,6 @@ class FittedState:
         Both columns come from one pass over ``X`` (or one kernel block);
         ``tangent_only`` skips the predictor where a score does not need it.
         """
-        kernel_model = self.kernel is not None
         coef, tangent = self.coef, self.tangent
         if tangent_only:
             coefs, offset = tangent, self.intercept_tangent
@@ -165,15 +164,7 @@ class FittedState:
             offset = np.array([self.intercept, self.intercept_tangent])
         else:
             coefs, offset = coef, self.intercept
-        if kernel_model:
-            params = self.kernel_params
-            out = kernel_dot(X, self.X_fit, coefs, self.kernel, params) + offset
-        elif hasattr(X, "toarray") or coefs.ndim == 1:
-            out = np.asarray(safe_sparse_dot(X, coefs, dense_output=True)) + offset
-        else:
-            # (C' X')' streams X once with a wide, short product; X @ C with a
-            # two-column C is markedly slower in the BLAS here.
-            out = (coefs.T @ X.T).T + offset
+        out = self.model.eta(X, coefs) + offset
         if tangent_only:
             check_eta(None, out)
             return out
@@ -183,36 +174,18 @@ class FittedState:
         check_eta(self.family, out)
         return out
 
-    def train_kernel(self, Xa, Xb=None):
-        """``k(Xa, Xb)`` of a dual model; ``Xb=None`` is the training set.
-
-        For ``p > n`` the linear kernel of the centred rows
-        (:class:`~sktangent._models.CentredLinearKernel`), the one fitted.
-        """
-        if self.kernel is None:
-            return self.linear_dual(Xa, Xb)
-        if Xb is None:
-            Xb = self.X_fit
-        if self.kernel == "precomputed" and Xb is not self.X_fit:
-            kernel_diagonal(Xa, "precomputed", {})  # raises the explanation
-        return kernel_matrix(Xa, Xb, self.kernel, self.kernel_params)
-
-    def train_kernel_diagonal(self, X):
-        """``k(x, x)`` at the rows of ``X``."""
-        if self.kernel is None:
-            return self.linear_dual.diagonal(X)
-        return kernel_diagonal(X, self.kernel, self.kernel_params)
+    def _blocks(self, X, verb):
+        """``verb(rows, prior_diagonal)`` over blocks of rows of ``X``."""
+        out = np.empty(X.shape[0])
+        model = self.model
+        for rows in row_blocks(X.shape[0], model.width):
+            block = X[rows]
+            out[rows] = verb(model.rows(block), model.prior_diagonal(block))
+        return out
 
     def variance_scale(self, X):
         """``S(x, x) = x~' H^-1 x~``, so that ``Var(eta(x)) = dispersion * S``."""
-        hess = self.hessian
-        if not self.dual:
-            return hess.variance_scale(X)
-        out = np.empty(X.shape[0])
-        for rows in row_blocks(X.shape[0], self.n_fit):
-            Kq = self.train_kernel(X[rows])
-            out[rows] = hess.variance_scale(Kq, self.train_kernel_diagonal(X[rows]))
-        return out
+        return self._blocks(X, self.hessian.variance_scale)
 
     def cross_variance_scale(self, Xa, Xb):
         """``S(x_a, x_b) = Cov(eta(x_a), eta(x_b)) / dispersion``, (n_a, n_b).
@@ -221,24 +194,11 @@ class FittedState:
         (docs/theory.rst), in function space for kernel models; every
         influence function is built from it.
         """
-        hess = self.hessian
-        if not self.dual:
-            return hess.cross_variance_scale(Xa, Xb)
-        return hess.cross_variance_scale(
-            self.train_kernel(Xa),
-            self.train_kernel(Xb),
-            self.train_kernel(Xa, Xb),
+        model = self.model
+        return self.hessian.cross_variance_scale(
+            model.rows(Xa), model.rows(Xb), model.prior(Xa, Xb)
         )
 
     def variance_scale_alpha_derivative(self, X):
         """``alpha dS(x, x)/dalpha`` at fixed curvature, for factorised Hessians."""
-        hess = self.hessian
-        if isinstance(hess, PrimalHessian):
-            return hess.variance_scale_alpha_derivative(X)
-        out = np.empty(X.shape[0])
-        for rows in row_blocks(X.shape[0], self.n_fit):
-            out[rows] = hess.variance_scale_alpha_derivative(
-                self.train_kernel(X[rows]),
-                self.train_kernel_diagonal(X[rows]),
-            )
-        return out
+        return self._blocks(X, self.hessian.variance_scale_alpha_derivative)

@@ -40,7 +40,6 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 from sklearn.utils import Bunch, _safe_indexing
-from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_consistent_length,
@@ -112,7 +111,7 @@ def _check_points(state, X):
     influence is wanted; a precomputed kernel only provides it against the
     training points.
     """
-    if state.kernel != "precomputed":
+    if not state.model.precomputed:
         return
     X_fit = state.X_fit
     same = X.shape == X_fit.shape and np.array_equal(dense(X), dense(X_fit))
@@ -139,15 +138,7 @@ def _training_set(state, X, y, sample_weight):
     g = w * state.family.gradient(y, eta)
     # The alpha that was fitted, whatever the estimator's alpha is now.
     alpha, coef = state.alpha, state.coef
-    if state.kernel is None:
-        grad = np.asarray(safe_sparse_dot(X.T, g)).ravel() + alpha * coef
-        absX = abs(X) if hasattr(X, "toarray") else np.abs(X)
-        size = np.asarray(safe_sparse_dot(absX.T, np.abs(g))).ravel()
-        size += alpha * np.abs(coef)
-    else:
-        # The dual optimum satisfies w l' + alpha c = 0 row by row.
-        grad = g + alpha * coef
-        size = np.abs(g) + alpha * np.abs(coef)
+    grad, size = state.model.optimality(X, g, coef, alpha)
     if state.fit_intercept:
         grad = np.append(grad, np.sum(g))
         size = np.append(size, np.sum(np.abs(g)))
@@ -243,7 +234,7 @@ def parameter_influence(estimator, X, y):
     (40, 4)
     """
     state, prep = _check_estimator(estimator)
-    if state.kernel is not None:
+    if state.model.kernel is not None:
         raise ValueError(
             "A kernel model has no finite parameter vector to differentiate: "
             "use prediction_influence(estimator, X, y, X_test) for the "
@@ -727,7 +718,7 @@ def drop_harmful(
     dropped = order[:n_drop]
     kept = np.sort(order[n_drop:])
     X_kept = _safe_indexing(X, kept)
-    if _check_estimator(estimator)[0].kernel == "precomputed":
+    if _check_estimator(estimator)[0].model.precomputed:
         X_kept = _safe_indexing(X_kept, kept, axis=1)
     if sample_weight is not None and np.ndim(sample_weight) > 0:
         sample_weight = _safe_indexing(sample_weight, kept)

@@ -35,9 +35,12 @@ def test_cross_scale_of_glms(solver):
     S = est.fitted_state_.cross_variance_scale(X_query, X[:3])
     rows = np.column_stack([X_query, np.ones(4)])
     train = np.column_stack([X[:3], np.ones(3)])
+    from sktangent._models import LinearModel
     from sktangent._objective import Objective
 
-    obj = Objective(est.fitted_state_.family, X, y, w, est.alpha, True, kernel=False)
+    obj = Objective(
+        est.fitted_state_.family, LinearModel(X.shape[1]), X, y, w, est.alpha, True
+    )
     H = obj.hessian(np.append(est.coef_, est.intercept_))
     np.testing.assert_allclose(S, rows @ np.linalg.solve(H, train.T), rtol=1e-6)
 

@@ -16,6 +16,7 @@ from sklearn.metrics.pairwise import pairwise_kernels
 
 from sktangent import TangentRegressor
 from sktangent._families import get_family
+from sktangent._models import LinearModel
 from sktangent._objective import Objective
 
 FAMILIES = [
@@ -285,7 +286,9 @@ def test_glm_std_combines_parameter_and_noise_variance(glm_problem):
     # space, a Gaussian process with prior k / alpha and noise 1 / D.
     w0 = np.ones(X.shape[0]) if w is None else w
     if est.kernel is None:
-        obj = Objective(family, X, y, w0, est.alpha, est.fit_intercept, kernel=False)
+        obj = Objective(
+            family, LinearModel(X.shape[1]), X, y, w0, est.alpha, est.fit_intercept
+        )
         theta = np.append(est.coef_, est.intercept_) if est.fit_intercept else est.coef_
         rows = X_query
         if est.fit_intercept:

@@ -13,6 +13,7 @@ from sklearn.model_selection import train_test_split
 
 import sktangent._models
 from sktangent import TangentRegressor
+from sktangent._models import LinearModel
 from sktangent._objective import Objective
 from sktangent.influence import (
     drop_harmful,
@@ -183,12 +184,12 @@ def _dense_hessian(est, X, y, w):
     X = X.toarray() if sp.issparse(X) else X
     obj = Objective(
         est.fitted_state_.family,
+        LinearModel(X.shape[1]),
         X,
         y,
         weights(w, len(y)),
         est.alpha,
         est.fit_intercept,
-        kernel=False,
     )
     return obj.hessian(_parameters(est))
 
