@@ -57,9 +57,7 @@ class Scale:
 
     def directions(self):
         """``H^-1 x~_j`` in the coefficients of the estimator (linear models)."""
-        if not self.model.dual:
-            return self.hess.directions(self.W)
-        return self._dual_directions()
+        return self.model.directions(self.hess, self.W, self.X, self.state.alpha)
 
     def norms(self):
         """``|H^-1 x~_j|`` in the estimator's coefficients (function-space
@@ -69,37 +67,11 @@ class Scale:
         # u' H u = S(x_j, x_j) and H = sum_i d_i grad eta_i grad eta_i' +
         # alpha P, so the squared function-space norm of u is (S(x_j, x_j) -
         # sum_i d_i e_i^2) / alpha.
+        alpha = self.state.alpha
         values = self.hess.training_values(self.W)
-        f_sq = (self.diag() - np.sum(values**2, axis=0)) / self.state.alpha
-        return np.sqrt(np.maximum(f_sq, 0.0) + self._dual_intercepts(values) ** 2)
-
-    # -- a linear model solved in the dual ---------------------------------
-    def _dual_intercepts(self, values):
-        b_u = self.hess.direction_intercepts(self.W)
-        kernel = self.state.linear_dual
-        if kernel is not None and self.state.fit_intercept:
-            # With p > n the kernel centres the rows at m: the rows' own
-            # intercept takes - m' beta_u more, with m' beta_u = ((x - m)'m -
-            # (Xc m)' D e) / alpha, Xc the centred training rows: beta_u is
-            # never formed (it is p wide).
-            De = self.hess.sqrt_d[:, None] * values
-            b_u = (
-                b_u
-                - (kernel.offset_dot(self.X) - kernel.offset_dot() @ De)
-                / self.state.alpha
-            )
-        return b_u
-
-    def _dual_directions(self):
-        """``H u = x~`` gives ``beta_u = (x - m - Xc' D e) / alpha``, with
-        ``Xc`` the training rows centred at ``m`` (``1' D e = 1``)."""
-        kernel = self.state.linear_dual
-        values = self.hess.training_values(self.W)
-        De = self.hess.sqrt_d[:, None] * values
-        coef = (kernel.centred(self.X) - kernel.coef(De).T) / self.state.alpha
-        if not self.state.fit_intercept:
-            return coef
-        return np.column_stack([coef, self._dual_intercepts(values)])
+        f_sq = (self.diag() - np.sum(values**2, axis=0)) / alpha
+        b_u = self.model.direction_intercepts(self.hess, self.W, self.X, values, alpha)
+        return np.sqrt(np.maximum(f_sq, 0.0) + b_u**2)
 
 
 def covariance_scale(state, X):

@@ -8,7 +8,6 @@ from sklearn.metrics.pairwise import PAIRWISE_KERNEL_FUNCTIONS
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
     _check_sample_weight,
-    check_consistent_length,
     check_is_fitted,
     validate_data,
 )
@@ -20,7 +19,6 @@ from ._objective import Objective
 from ._solvers import choose_solver, finish
 from ._state import FittedState
 from ._validation import (
-    check_finite_scores,
     check_power,
     check_target,
     check_unchanged,
@@ -425,14 +423,9 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
     # --------------------------------------------------------- fitted state
     @property
     def dispersion_(self):
-        with np.errstate(over="ignore"):
-            return float(np.square(self._phi_root()))
-
-    def _phi_root(self):
-        """``sqrt(dispersion_)``, computed once without overflow."""
         check_is_fitted(self)
         check_unchanged(self)
-        return self.fitted_state_.dispersion_root
+        return self.fitted_state_.dispersion
 
     def _validate_query(self, X):
         check_is_fitted(self)
@@ -466,19 +459,7 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
             Predictive standard deviation; only with ``return_std=True``.
         """
         X = self._validate_query(X)
-        state = self.fitted_state_
-        eta = state.eta(X)
-        family = state.family
-        mu = family.inverse_link(eta)
-        if not return_std:
-            return mu
-        # sqrt(phi) * hypot(...) rather than sqrt(phi * (...)): no overflow for
-        # targets near the top of float64's range.
-        # S >= 0 in exact arithmetic; rounding may leave -1e-17 on a kernel.
-        S = np.maximum(state.variance_scale(X), 0.0)
-        sd_mean = np.abs(family.mean_derivative(eta)) * np.sqrt(S)
-        std = self._phi_root() * np.hypot(sd_mean, family.variance_root(mu))
-        return mu, check_finite_scores(std, "predictive standard deviations")
+        return self.fitted_state_.predict(X, return_std=return_std)
 
     def predict_tangent(self, X):
         """Derivative of the prediction with respect to ``s = log(alpha)``.
@@ -497,9 +478,7 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
             stronger penalty would pull the prediction down.
         """
         X = self._validate_query(X)
-        state = self.fitted_state_
-        eta, deta = state.eta(X, with_tangent=True)
-        return state.family.mean_derivative(eta) * deta
+        return self.fitted_state_.predict_tangent(X)
 
     def influence_score(self, X, y=None):
         """Influence of points on model complexity.
@@ -527,22 +506,4 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
             decides the prediction: the curiosity score for active learning.
         """
         X = self._validate_query(X)
-        state = self.fitted_state_
-        family = state.family
-        if y is None and family.constant_score_variance:
-            deta = state.eta(X, tangent_only=True)
-            fisher = family.score_variance(np.zeros(1))
-        elif y is None:
-            eta, deta = state.eta(X, with_tangent=True)
-            fisher = family.score_variance(eta)
-        if y is None:
-            with np.errstate(over="ignore", invalid="ignore"):
-                scores = (self._phi_root() * deta) ** 2 * fisher
-            return check_finite_scores(scores)
-        eta, deta = state.eta(X, with_tangent=True)
-        y = check_target(y)
-        check_consistent_length(X, y)
-        family.check_y(y)
-        with np.errstate(over="ignore", invalid="ignore"):
-            scores = family.gradient(y, eta) * deta
-        return check_finite_scores(scores)
+        return self.fitted_state_.influence_score(X, y)

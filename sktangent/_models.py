@@ -118,6 +118,7 @@ class CentredLinearKernel:
     """
 
     def __init__(self, X, w, fit_intercept):
+        self.fit_intercept = fit_intercept
         self.n_fit, self.n_features = X.shape
         self.offset = np.zeros(self.n_features)
         self.constant = np.zeros(self.n_features, dtype=bool)
@@ -303,6 +304,11 @@ class LinearModel:
         """The coefficients the estimator exposes, from the solver's."""
         return coef, intercept
 
+    def directions(self, hess, W, X, alpha):
+        """``H^-1 x~`` of the whitened rows ``W`` of ``X``, in the estimator's
+        coefficients."""
+        return hess.directions(W)
+
     def optimality(self, X, g, coef, alpha):
         """``(grad, size)``: the coefficient part of ``grad J`` at the fit
         for the per-row loss gradients ``g = w l'``, and the size of its
@@ -377,6 +383,17 @@ class KernelModel:
     def coefficients(self, coef, intercept):
         return coef, intercept
 
+    def directions(self, hess, W, X, alpha):
+        raise ValueError(
+            "A kernel model has no finite parameter vector: its directions "
+            "H^-1 x~ live in function space."
+        )
+
+    def direction_intercepts(self, hess, W, X, values, alpha):
+        """The intercept of ``u = H^-1 grad eta(x)`` for whitened rows ``W``
+        (``values`` is :meth:`~sktangent._implicit.DualHessian.training_values`)."""
+        return hess.direction_intercepts(W)
+
     def optimality(self, X, g, coef, alpha):
         # The dual optimum satisfies w l' + alpha c = 0 row by row.
         return g + alpha * coef, np.abs(g) + alpha * np.abs(coef)
@@ -427,6 +444,31 @@ class LinearDualModel(CentredLinearKernel):
         return beta, intercept - float(self.offset @ beta)
 
     optimality = LinearModel.optimality
+
+    def direction_intercepts(self, hess, W, X, values, alpha):
+        """The intercept of ``u = H^-1 x~`` for the rows themselves.
+
+        The kernel centres the rows at ``m``, so the Hessian's intercept is
+        that of the centred rows; the rows' own takes ``- m' beta_u`` more,
+        with ``m' beta_u = ((x - m)'m - (Xc m)' D e) / alpha``, ``Xc`` the
+        centred training rows: ``beta_u`` is never formed (it is p wide).
+        """
+        b_u = hess.direction_intercepts(W)
+        if not self.fit_intercept:
+            return b_u
+        De = hess.sqrt_d[:, None] * values
+        return b_u - (self.offset_dot(X) - self.offset_dot() @ De) / alpha
+
+    def directions(self, hess, W, X, alpha):
+        """``H u = x~`` gives ``beta_u = (x - m - Xc' D e) / alpha``, with
+        ``Xc`` the training rows centred at ``m`` (``1' D e = 1``)."""
+        values = hess.training_values(W)
+        De = hess.sqrt_d[:, None] * values
+        coef = (self.centred(X) - self.coef(De).T) / alpha
+        if not self.fit_intercept:
+            return coef
+        intercepts = self.direction_intercepts(hess, W, X, values, alpha)
+        return np.column_stack([coef, intercepts])
 
 
 def make_model(shape, X, w, fit_intercept, kernel=None, params=None):

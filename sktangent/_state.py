@@ -11,10 +11,11 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
+from sklearn.utils.validation import check_consistent_length
 
 from ._families import dispersion_root
 from ._models import LinearDualModel, row_blocks
-from ._validation import check_eta
+from ._validation import check_eta, check_finite_scores, check_target
 
 
 def _frozen(a):
@@ -33,9 +34,9 @@ class FittedState:
     declares the properties ``factorisation`` (``"primal"``, ``"dual"`` or
     None), ``dual``, ``kernel``, ``X_fit``, ``linear_dual``, ``n_fit``,
     ``dispersion`` and ``dispersion_root``, and
-    the verbs ``validate_query``, ``eta``, ``train_kernel``,
-    ``train_kernel_diagonal``, ``variance_scale``, ``cross_variance_scale``
-    and ``variance_scale_alpha_derivative``. The verbs other than
+    the verbs ``validate_query``, ``eta``, ``predict``, ``predict_tangent``,
+    ``influence_score``, ``variance_scale``, ``cross_variance_scale`` and
+    ``variance_scale_alpha_derivative``. The verbs other than
     ``validate_query`` take validated rows. The batches also accept the
     multi-user ``GroupedView``, which has the part of this interface they use.
 
@@ -173,6 +174,49 @@ class FittedState:
             return out[:, 0], out[:, 1]
         check_eta(self.family, out)
         return out
+
+    def predict(self, X, return_std=False):
+        """The mean ``mu(x)``, and with ``return_std`` the Laplace predictive
+        standard deviation ``sqrt(phi (mu'^2 S(x, x) + V(mu)))``."""
+        eta = self.eta(X)
+        family = self.family
+        mu = family.inverse_link(eta)
+        if not return_std:
+            return mu
+        # sqrt(phi) * hypot(...) rather than sqrt(phi * (...)): no overflow for
+        # targets near the top of float64's range.
+        # S >= 0 in exact arithmetic; rounding may leave -1e-17 on a kernel.
+        S = np.maximum(self.variance_scale(X), 0.0)
+        sd_mean = np.abs(family.mean_derivative(eta)) * np.sqrt(S)
+        std = self.dispersion_root * np.hypot(sd_mean, family.variance_root(mu))
+        return mu, check_finite_scores(std, "predictive standard deviations")
+
+    def predict_tangent(self, X):
+        """``d mu(x) / ds = mu'(eta) d eta(x) / ds``."""
+        eta, deta = self.eta(X, with_tangent=True)
+        return self.family.mean_derivative(eta) * deta
+
+    def influence_score(self, X, y=None):
+        """``l'(y, eta) d eta / ds`` with labels; without, its expected square
+        ``phi mu'^2 / V (d eta / ds)^2`` (docs/theory.rst, section 3)."""
+        family = self.family
+        if y is None:
+            if family.constant_score_variance:
+                deta = self.eta(X, tangent_only=True)
+                fisher = family.score_variance(np.zeros(1))
+            else:
+                eta, deta = self.eta(X, with_tangent=True)
+                fisher = family.score_variance(eta)
+            with np.errstate(over="ignore", invalid="ignore"):
+                scores = (self.dispersion_root * deta) ** 2 * fisher
+            return check_finite_scores(scores)
+        eta, deta = self.eta(X, with_tangent=True)
+        y = check_target(y)
+        check_consistent_length(X, y)
+        family.check_y(y)
+        with np.errstate(over="ignore", invalid="ignore"):
+            scores = family.gradient(y, eta) * deta
+        return check_finite_scores(scores)
 
     def _blocks(self, X, verb):
         """``verb(rows, prior_diagonal)`` over blocks of rows of ``X``."""
