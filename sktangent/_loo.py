@@ -30,6 +30,7 @@ from ._models import row_blocks
 @dataclass
 class LeaveOneOut:
     eta: np.ndarray  # eta_{-i}(x_i)
+    leverage: np.ndarray  # h_i
     error: float  # mean weighted deviance of the LOO predictions
     gradient: float | None  # d error / ds
 
@@ -58,27 +59,31 @@ def loo_shift(family, y, w, eta, S_diag):
     return w * family.gradient(y, eta) / (1.0 - h), h
 
 
-def leave_one_out(state, X, y, w, with_gradient=False):
+def leave_one_out(state, X, y, w, with_gradient=False, S=None):
     """LOO predictions, their mean deviance and optionally its s-derivative.
 
     ``state`` is the :class:`~sktangent._state.FittedState` of the fit, and
-    ``X`` the validated training data it was fitted on.
+    ``X`` the validated training data it was fitted on. ``S`` holds ``S(x_i,
+    x_i)`` when the caller has it (a precomputed kernel knows ``k(x_i,
+    x_i)`` only as the diagonal of the training matrix).
     """
-    if state.factorisation is None:
+    if with_gradient and state.factorisation is None:
         raise ValueError(
-            "Leave-one-out needs a factorised Hessian; fit with "
-            "solver='newton-cholesky' (or 'auto' with fewer coefficients)."
+            "The derivative of the leave-one-out error needs a factorised "
+            "Hessian; fit with solver='newton-cholesky' (or 'auto' with fewer "
+            "coefficients)."
         )
     family = state.family
     eta, t = state.eta(X, with_tangent=True)
     lp, lpp = family.gradient(y, eta), family.hessian(y, eta)
-    S = state.variance_scale(X)
+    if S is None:
+        S = state.variance_scale(X)
     factor, h = loo_shift(family, y, w, eta, S)
     eta_loo = eta + factor * S
     n = X.shape[0]
     error = 2.0 * float(np.sum(w * family.loss(y, eta_loo))) / n
     if not with_gradient:
-        return LeaveOneOut(eta_loo, error, None)
+        return LeaveOneOut(eta_loo, h, error, None)
 
     d_dot = w * family.third_derivative(y, eta) * t
     # alpha dS_ii/dalpha at fixed curvature, then the curvature's own motion.
@@ -91,4 +96,4 @@ def leave_one_out(state, X, y, w, with_gradient=False):
         (lp_dot * S + lp * S_dot) / (1.0 - h) + lp * S * h_dot / (1.0 - h) ** 2
     )
     gradient = 2.0 * float(np.sum(w * family.gradient(y, eta_loo) * eta_loo_dot)) / n
-    return LeaveOneOut(eta_loo, error, gradient)
+    return LeaveOneOut(eta_loo, h, error, gradient)

@@ -47,6 +47,7 @@ from sklearn.utils.validation import (
 
 from ._covariance import covariance_scale, dense
 from ._estimator import TangentRegressor
+from ._loo import leave_one_out as _leave_one_out
 from ._loo import loo_shift
 from ._models import row_blocks
 from ._validation import check_finite_scores, check_target
@@ -486,14 +487,16 @@ def leave_one_out(estimator, X, y, *, sample_weight=None):
     True
     """
     state, prep = _check_estimator(estimator)
-    X, y, w, eta = _training_set(state, prep(X), y, sample_weight)
-    scale = _scale(state, X)
-    S = scale.diag()
-    shift, h = loo_shift(state.family, y, w, eta, S)
-    eta_loo = eta + shift * S
-    mu = state.family.inverse_link(eta_loo)
-    check_finite_scores(np.column_stack([mu, eta_loo]), "leave-one-out predictions")
-    return Bunch(predictions=mu, residuals=y - mu, linear_predictor=eta_loo, leverage=h)
+    X, y, w, _ = _training_set(state, prep(X), y, sample_weight)
+    loo = _leave_one_out(state, X, y, w, S=_scale(state, X).diag())
+    mu = state.family.inverse_link(loo.eta)
+    check_finite_scores(np.column_stack([mu, loo.eta]), "leave-one-out predictions")
+    return Bunch(
+        predictions=mu,
+        residuals=y - mu,
+        linear_predictor=loo.eta,
+        leverage=loo.leverage,
+    )
 
 
 def memorisation_score(estimator, X, y, *, sample_weight=None):
