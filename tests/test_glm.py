@@ -4,7 +4,14 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import complexity, with_params
+from conftest import (
+    FAMILIES,
+    complexity,
+    draw,
+    family_id,
+    make_glm_problem,
+    with_params,
+)
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import (
     GammaRegressor,
@@ -17,64 +24,6 @@ from sklearn.metrics.pairwise import pairwise_kernels
 from sktangent import TangentRegressor
 from sktangent._families import get_family
 from sktangent._objective import Objective
-
-FAMILIES = [
-    ("poisson", None),
-    ("gamma", None),
-    ("tweedie", 1.5),
-    ("tweedie", 3.0),
-    ("binomial", None),
-]
-
-
-def family_id(spec):
-    name, power = spec
-    return name if power is None else f"{name}{power}"
-
-
-def draw(name, power, mu, phi, rng, size=None):
-    """Targets from the family with mean mu and dispersion phi."""
-    if name == "poisson":
-        return rng.poisson(mu, size=size).astype(float)
-    if name == "binomial":
-        return (rng.uniform(size=size if size else np.shape(mu)) < mu).astype(float)
-    if name == "gamma" or (name == "tweedie" and power == 2):
-        return rng.gamma(1 / phi, mu * phi, size=size)
-    if name == "tweedie" and 1 < power < 2:
-        # Compound Poisson-gamma: N ~ Poisson(lam), y = sum of N gammas.
-        lam = mu ** (2 - power) / (phi * (2 - power))
-        shape = (2 - power) / (power - 1)
-        scale = phi * (power - 1) * mu ** (power - 1)
-        n = rng.poisson(lam, size=size)
-        return np.where(n > 0, rng.gamma(np.maximum(n, 1) * shape, scale), 0.0)
-    if name == "tweedie" and power == 3:
-        # Inverse Gaussian with mean mu and shape 1 / phi.
-        return rng.wald(mu, 1 / phi, size=size)
-    raise ValueError(name)
-
-
-def make_glm_problem(spec, model, fit_intercept, weighted, seed=0, **params):
-    name, power = spec
-    rng = np.random.RandomState(seed)
-    n, p = 40, 3
-    X = rng.normal(size=(n, p))
-    eta = 0.4 * X @ rng.normal(size=p) + (0.3 if name != "binomial" else 0.0)
-    mu = get_family(name, power).inverse_link(eta)
-    y = draw(name, power, mu, 0.5, rng)
-    w = rng.uniform(0.5, 2.0, size=n) if weighted else None
-    X_query = rng.normal(size=(4, p))
-    est = TangentRegressor(
-        alpha=0.8,
-        family=name,
-        power=power,
-        kernel="rbf" if model == "rbf" else None,
-        gamma=0.3,
-        fit_intercept=fit_intercept,
-        tol=1e-12,
-        **params,
-    )
-    return est, X, y, w, X_query
-
 
 GLM_CASES = [
     (spec, model, fit_intercept, weighted)
