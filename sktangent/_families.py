@@ -6,9 +6,70 @@ ever use the methods below, so adding a family is adding one class.
 """
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import expit, xlogy
+
+
+@dataclass(frozen=True)
+class Support:
+    """The interval of targets ``y`` a family accepts.
+
+    ``note`` says in a word what such targets usually are (``"counts"``); it
+    only enters the error message.
+    """
+
+    low: float = -np.inf
+    high: float = np.inf
+    low_closed: bool = False
+    high_closed: bool = False
+    note: str = ""
+
+    def outside(self, y):
+        """Mask of the values of ``y`` below or above the interval.
+
+        NaN is neither: non-finite targets are refused earlier, by
+        ``check_target``, with a message of their own.
+        """
+        y = np.asarray(y)
+        below = y < self.low if self.low_closed else y <= self.low
+        above = y > self.high if self.high_closed else y >= self.high
+        return below | above
+
+    def contains(self, y):
+        """Mask of the values of ``y`` inside the interval (NaN is not)."""
+        return ~self.outside(y) & ~np.isnan(y)
+
+    @property
+    def is_positive_half_line(self):
+        """Whether the interval is ``[0, inf)`` or ``(0, inf)``.
+
+        That is what scikit-learn's ``positive_only`` target tag promises:
+        its checks then shift targets to ``y >= 1``, which a bounded support
+        such as ``[0, 1]`` would not accept.
+        """
+        return self.low == 0 and self.high == np.inf
+
+    def describe(self):
+        """The targets in words: ``"non-negative targets"``, ``"targets in [0, 1]"``."""
+        if self.is_positive_half_line:
+            return (
+                "non-negative targets"
+                if self.low_closed
+                else "strictly positive targets"
+            )
+        if self.low == -np.inf and self.high == np.inf:
+            return "real targets"
+        left = "[" if self.low_closed else "("
+        right = "]" if self.high_closed else ")"
+        return f"targets in {left}{self.low:g}, {self.high:g}{right}"
+
+    def describe_outside(self):
+        """A word for the values outside a half-line, or ``""``."""
+        if self.is_positive_half_line:
+            return "negative " if self.low_closed else "non-positive "
+        return ""
 
 
 class Family:
@@ -35,9 +96,24 @@ class Family:
     #: The means the link maps back to finite eta, as a closed interval to
     #: clip an estimated mean into (e.g. a weighted mean of counts that is 0).
     mean_bounds = (-np.inf, np.inf)
+    #: The targets the family accepts (every real number unless declared).
+    y_support = Support()
+
+    @property
+    def label(self):
+        """How error messages name the family: ``family='poisson'``."""
+        return f"family={self.name!r}"
 
     def check_y(self, y):
-        """Raise a ValueError naming the family if ``y`` is outside its support."""
+        """Raise a ValueError naming the family if ``y`` is outside ``y_support``."""
+        support = self.y_support
+        bad = support.outside(y)
+        if np.any(bad):
+            note = f" ({support.note})" if support.note else ""
+            raise ValueError(
+                f"{self.label} needs {support.describe()}{note}; found "
+                f"{support.describe_outside()}{_describe_bad(y, bad)}."
+            )
 
     def link(self, mu):
         """``eta = g(mu)``, the inverse of :meth:`inverse_link`."""
@@ -198,14 +274,7 @@ class Poisson(_LogLink):
     name = "poisson"
     fixed_dispersion = 1.0
     variance_power = 1.0
-
-    def check_y(self, y):
-        bad = y < 0
-        if np.any(bad):
-            raise ValueError(
-                "family='poisson' needs non-negative targets (counts); found "
-                f"negative {_describe_bad(y, bad)}."
-            )
+    y_support = Support(0.0, np.inf, low_closed=True, note="counts")
 
     def inverse_link(self, eta):
         return _exp(eta)
@@ -236,14 +305,7 @@ class Gamma(_LogLink):
     name = "gamma"
     constant_score_variance = True
     variance_power = 2.0
-
-    def check_y(self, y):
-        bad = y <= 0
-        if np.any(bad):
-            raise ValueError(
-                "family='gamma' needs strictly positive targets; found "
-                f"non-positive {_describe_bad(y, bad)}."
-            )
+    y_support = Support(0.0, np.inf)
 
     def inverse_link(self, eta):
         return _exp(eta)
@@ -277,26 +339,19 @@ class Tweedie(_LogLink):
     name = "tweedie"
 
     def __init__(self, power):
-        power = float(power)
-        if 0 < power < 1:
-            raise ValueError(
-                f"family='tweedie' has no distribution for power={power}: "
-                "choose power <= 0 or power >= 1."
-            )
+        power = check_power(self.name, power, warn=False)
         self.power = power
         self.variance_power = power
+        # A power <= 0 has real targets (p = 0 is the normal family on a log
+        # link); a compound Poisson-gamma (1 <= p < 2) has a point mass at 0.
+        if power <= 0:
+            self.y_support = Support()
+        else:
+            self.y_support = Support(0.0, np.inf, low_closed=power < 2)
 
-    def check_y(self, y):
-        p = self.power
-        if p <= 0:
-            return
-        bad = (y < 0) if p < 2 else (y <= 0)
-        if np.any(bad):
-            what = "non-negative" if p < 2 else "strictly positive"
-            raise ValueError(
-                f"family='tweedie' with power={p} needs {what} targets; found "
-                f"{_describe_bad(y, bad)}."
-            )
+    @property
+    def label(self):
+        return f"family={self.name!r} with power={self.power}"
 
     def inverse_link(self, eta):
         return _exp(eta)
@@ -351,17 +406,12 @@ class Binomial(Family):
     name = "binomial"
     fixed_dispersion = 1.0
     mean_bounds = (1e-10, 1 - 1e-10)
+    y_support = Support(
+        0.0, 1.0, low_closed=True, high_closed=True, note="proportions or 0/1 outcomes"
+    )
 
     def link(self, mu):
         return np.log(mu / (1 - mu))
-
-    def check_y(self, y):
-        bad = (y < 0) | (y > 1)
-        if np.any(bad):
-            raise ValueError(
-                "family='binomial' needs targets in [0, 1] (proportions or 0/1 "
-                f"outcomes); found {_describe_bad(y, bad)}."
-            )
 
     def inverse_link(self, eta):
         return expit(eta)
@@ -442,22 +492,59 @@ def estimate_dispersion(family, pearson, n_positive, effective_dof, mode="auto")
         return float(np.square(root))
 
 
+def check_power(name, power, *, warn=True):
+    """The variance power to build family ``name`` with: a float, or None.
+
+    Every check of the ``power`` parameter is here. Only the Tweedie family
+    has a power: it needs one, and no distribution has ``0 < power < 1``.
+    With any other family a given power is ignored, with a UserWarning (as
+    scikit-learn warns of ignored parameters) unless ``warn`` is False.
+    """
+    if _FAMILIES.get(name) is not Tweedie:
+        if power is not None and warn:
+            warnings.warn(
+                f"power={power!r} is only used with family={Tweedie.name!r}; it "
+                f"is ignored with family={name!r}.",
+                UserWarning,
+                stacklevel=3,
+            )
+        return None
+    if power is None:
+        raise ValueError(
+            f"family={name!r} needs its variance power: pass power=p "
+            "(p <= 0 or p >= 1; 1 < p < 2 for compound Poisson-gamma data)."
+        )
+    power = float(power)
+    if 0 < power < 1:
+        raise ValueError(
+            f"family={name!r} has no distribution for power={power}: "
+            "choose power <= 0 or power >= 1."
+        )
+    return power
+
+
 def has_positive_targets(name, power=None):
-    """Whether the family needs y >= 0 (what estimator tags call positive_only)."""
-    return name in ("poisson", "gamma") or (
-        name == "tweedie" and power is not None and power > 0
-    )
+    """Whether the family needs targets on a positive half-line.
+
+    What the estimators' ``positive_only`` target tag reports, read from the
+    declared ``y_support``. Parameters that build no family (tags are asked
+    for before ``fit`` validates them) give False.
+    """
+    try:
+        family = get_family(name, power)
+    except (ValueError, TypeError):
+        return False
+    return family.y_support.is_positive_half_line
 
 
 def get_family(name, power=None):
-    """Return the family object for ``name`` (``power`` is Tweedie's)."""
+    """Return the family object for ``name`` (``power`` is Tweedie's).
+
+    A power given to another family is ignored here without a warning; the
+    estimators warn through :func:`check_power`.
+    """
     if name not in _FAMILIES:
         raise ValueError(f"Unknown family {name!r}; choose one of {sorted(_FAMILIES)}.")
-    if name == "tweedie":
-        if power is None:
-            raise ValueError(
-                "family='tweedie' needs its variance power: pass power=p "
-                "(p <= 0 or p >= 1; 1 < p < 2 for compound Poisson-gamma data)."
-            )
-        return Tweedie(power)
-    return _FAMILIES[name]()
+    power = check_power(name, power, warn=False)
+    family = _FAMILIES[name]
+    return family() if power is None else family(power)

@@ -4,10 +4,11 @@ Each check turns a silent NaN, an overflow or a numpy error deep inside a
 computation into a ValueError that names the argument and says what to do.
 """
 
-import warnings
-
 import numpy as np
 from sklearn.utils.validation import check_array, column_or_1d
+
+# The estimators import check_power from here; it lives with the families.
+from ._families import check_power  # noqa: F401
 
 #: Parameters that define the fitted model: changing one with ``set_params``
 #: after ``fit`` leaves fitted attributes that no longer belong to it.
@@ -43,17 +44,6 @@ def check_target(y, input_name="y"):
             f"converted to float: {exc}"
         ) from exc
     return column_or_1d(y, warn=True)
-
-
-def check_power(family, power):
-    """Warn, as scikit-learn does for ignored parameters, when ``power`` is unused."""
-    if power is not None and family != "tweedie":
-        warnings.warn(
-            f"power={power!r} is only used with family='tweedie'; it is ignored "
-            f"with family={family!r}.",
-            UserWarning,
-            stacklevel=3,
-        )
 
 
 def snapshot_params(estimator):

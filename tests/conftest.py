@@ -1,10 +1,15 @@
-"""Shared problem generators: one seeded random state, no wall clock."""
+"""Shared problem generators: one seeded random state, no wall clock.
+
+Test modules import the plain functions and constants below with
+``from conftest import ...``; no test module imports another.
+"""
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
 from sktangent import TangentRegressor
+from sktangent._families import get_family
 
 ALPHA = 0.7
 GAMMA = 0.2
@@ -85,3 +90,90 @@ def add_point(X, y, w, x_new, y_new, weight):
     w = np.ones(X.shape[0]) if w is None else w
     X_new = sp.vstack([X, x_new]).tocsr() if sp.issparse(X) else np.vstack([X, x_new])
     return X_new, np.append(y, y_new), np.append(w, weight)
+
+
+# ------------------------------------------------------------- GLM families
+FAMILIES = [
+    ("poisson", None),
+    ("gamma", None),
+    ("tweedie", 1.5),
+    ("tweedie", 3.0),
+    ("binomial", None),
+]
+
+
+def family_id(spec):
+    name, power = spec
+    return name if power is None else f"{name}{power}"
+
+
+def draw(name, power, mu, phi, rng, size=None):
+    """Targets from the family with mean mu and dispersion phi."""
+    if name == "poisson":
+        return rng.poisson(mu, size=size).astype(float)
+    if name == "binomial":
+        return (rng.uniform(size=size if size else np.shape(mu)) < mu).astype(float)
+    if name == "gamma" or (name == "tweedie" and power == 2):
+        return rng.gamma(1 / phi, mu * phi, size=size)
+    if name == "tweedie" and 1 < power < 2:
+        # Compound Poisson-gamma: N ~ Poisson(lam), y = sum of N gammas.
+        lam = mu ** (2 - power) / (phi * (2 - power))
+        shape = (2 - power) / (power - 1)
+        scale = phi * (power - 1) * mu ** (power - 1)
+        n = rng.poisson(lam, size=size)
+        return np.where(n > 0, rng.gamma(np.maximum(n, 1) * shape, scale), 0.0)
+    if name == "tweedie" and power == 3:
+        # Inverse Gaussian with mean mu and shape 1 / phi.
+        return rng.wald(mu, 1 / phi, size=size)
+    raise ValueError(name)
+
+
+def make_glm_problem(spec, model, fit_intercept, weighted, seed=0, **params):
+    """``(estimator, X, y, sample_weight, X_query)`` with targets drawn from
+    the family ``spec = (name, power)``."""
+    name, power = spec
+    rng = np.random.RandomState(seed)
+    n, p = 40, 3
+    X = rng.normal(size=(n, p))
+    eta = 0.4 * X @ rng.normal(size=p) + (0.3 if name != "binomial" else 0.0)
+    mu = get_family(name, power).inverse_link(eta)
+    y = draw(name, power, mu, 0.5, rng)
+    w = rng.uniform(0.5, 2.0, size=n) if weighted else None
+    X_query = rng.normal(size=(4, p))
+    est = TangentRegressor(
+        alpha=0.8,
+        family=name,
+        power=power,
+        kernel="rbf" if model == "rbf" else None,
+        gamma=0.3,
+        fit_intercept=fit_intercept,
+        tol=1e-12,
+        **params,
+    )
+    return est, X, y, w, X_query
+
+
+# ----------------------------------------- greedy batches against refits
+ORACLE_CASES = {
+    "linear": lambda: make_problem("linear", True, True, False),
+    "linear-sparse": lambda: make_problem("linear", False, False, True),
+    "linear-dual": lambda: make_problem("linear-dual", True, False, False),
+    "rbf": lambda: make_problem("rbf", True, True, False),
+    "poisson-linear": lambda: make_glm_problem(("poisson", None), "linear", True, True),
+    "poisson-rbf": lambda: make_glm_problem(("poisson", None), "rbf", True, False),
+    "gamma-linear": lambda: make_glm_problem(("gamma", None), "linear", False, True),
+}
+
+
+def make_pool(X, rng, m=25):
+    """``m`` candidate rows near the training rows, sparse if ``X`` is."""
+    dense = X.toarray() if sp.issparse(X) else X
+    pool = dense[rng.choice(dense.shape[0], m)] + 0.7 * rng.normal(
+        size=(m, dense.shape[1])
+    )
+    return sp.csr_matrix(pool) if sp.issparse(X) else pool
+
+
+def add_rows(X, y, w, rows, labels):
+    """Training data with the given rows added at weight 1."""
+    return add_point(X, y, w, rows, labels, np.ones(rows.shape[0]))

@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from conftest import make_problem
-from test_glm import make_glm_problem
+from conftest import make_glm_problem, make_problem
 
 CASES = [
     ("linear", True, True, False),

@@ -2,12 +2,12 @@
 
 import numpy as np
 import pytest
+from conftest import make_glm_problem
 from sklearn.base import clone
 from sklearn.datasets import load_diabetes
 from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import GridSearchCV, LeaveOneOut
 from sklearn.utils.estimator_checks import parametrize_with_checks
-from test_glm import make_glm_problem
 
 from sktangent import TangentRegressor, TangentRegressorCV
 from sktangent._loo import leave_one_out

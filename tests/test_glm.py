@@ -4,7 +4,14 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import complexity, with_params
+from conftest import (
+    FAMILIES,
+    complexity,
+    draw,
+    family_id,
+    make_glm_problem,
+    with_params,
+)
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import (
     GammaRegressor,
@@ -18,64 +25,6 @@ from sktangent import TangentRegressor
 from sktangent._families import get_family
 from sktangent._models import LinearModel
 from sktangent._objective import Objective
-
-FAMILIES = [
-    ("poisson", None),
-    ("gamma", None),
-    ("tweedie", 1.5),
-    ("tweedie", 3.0),
-    ("binomial", None),
-]
-
-
-def family_id(spec):
-    name, power = spec
-    return name if power is None else f"{name}{power}"
-
-
-def draw(name, power, mu, phi, rng, size=None):
-    """Targets from the family with mean mu and dispersion phi."""
-    if name == "poisson":
-        return rng.poisson(mu, size=size).astype(float)
-    if name == "binomial":
-        return (rng.uniform(size=size if size else np.shape(mu)) < mu).astype(float)
-    if name == "gamma" or (name == "tweedie" and power == 2):
-        return rng.gamma(1 / phi, mu * phi, size=size)
-    if name == "tweedie" and 1 < power < 2:
-        # Compound Poisson-gamma: N ~ Poisson(lam), y = sum of N gammas.
-        lam = mu ** (2 - power) / (phi * (2 - power))
-        shape = (2 - power) / (power - 1)
-        scale = phi * (power - 1) * mu ** (power - 1)
-        n = rng.poisson(lam, size=size)
-        return np.where(n > 0, rng.gamma(np.maximum(n, 1) * shape, scale), 0.0)
-    if name == "tweedie" and power == 3:
-        # Inverse Gaussian with mean mu and shape 1 / phi.
-        return rng.wald(mu, 1 / phi, size=size)
-    raise ValueError(name)
-
-
-def make_glm_problem(spec, model, fit_intercept, weighted, seed=0, **params):
-    name, power = spec
-    rng = np.random.RandomState(seed)
-    n, p = 40, 3
-    X = rng.normal(size=(n, p))
-    eta = 0.4 * X @ rng.normal(size=p) + (0.3 if name != "binomial" else 0.0)
-    mu = get_family(name, power).inverse_link(eta)
-    y = draw(name, power, mu, 0.5, rng)
-    w = rng.uniform(0.5, 2.0, size=n) if weighted else None
-    X_query = rng.normal(size=(4, p))
-    est = TangentRegressor(
-        alpha=0.8,
-        family=name,
-        power=power,
-        kernel="rbf" if model == "rbf" else None,
-        gamma=0.3,
-        fit_intercept=fit_intercept,
-        tol=1e-12,
-        **params,
-    )
-    return est, X, y, w, X_query
-
 
 GLM_CASES = [
     (spec, model, fit_intercept, weighted)
@@ -103,36 +52,6 @@ def glm_id(case):
 @pytest.fixture(params=GLM_CASES, ids=glm_id)
 def glm_problem(request):
     return make_glm_problem(*request.param)
-
-
-# ------------------------------------------------------------- families
-@pytest.mark.parametrize("spec", FAMILIES + [("normal", None), ("tweedie", 0.0)])
-def test_family_derivatives_match_finite_differences(spec, rng):
-    name, power = spec
-    family = get_family(name, power)
-    eta = rng.normal(size=50)
-    y = (
-        draw(name, power, family.inverse_link(eta), 0.5, rng)
-        if name != "normal" and power != 0.0
-        else rng.normal(size=50)
-    )
-    h = 1e-6
-    fd_grad = (family.loss(y, eta + h) - family.loss(y, eta - h)) / (2 * h)
-    fd_hess = (family.gradient(y, eta + h) - family.gradient(y, eta - h)) / (2 * h)
-    np.testing.assert_allclose(family.gradient(y, eta), fd_grad, rtol=1e-6, atol=1e-8)
-    np.testing.assert_allclose(family.hessian(y, eta), fd_hess, rtol=1e-6, atol=1e-8)
-    mu = family.inverse_link(eta)
-    fd_mu = (family.inverse_link(eta + h) - family.inverse_link(eta - h)) / (2 * h)
-    np.testing.assert_allclose(family.mean_derivative(eta), fd_mu, rtol=1e-6)
-    # l' = (mu - y) mu' / V(mu), and the half deviance vanishes at y = mu
-    np.testing.assert_allclose(
-        family.gradient(y, eta),
-        (mu - y) * family.mean_derivative(eta) / family.variance(mu),
-        rtol=1e-10,
-        atol=1e-12,
-    )
-    assert np.all(family.loss(y, eta) >= -1e-12)
-    np.testing.assert_allclose(family.loss(mu, eta), 0.0, atol=1e-10)
 
 
 # --------------------------------------------------------------- parity
@@ -325,27 +244,6 @@ def test_lbfgs_tangent_matches_newton_tangent():
 
 
 # ------------------------------------------------------------ bad input
-@pytest.mark.parametrize(
-    "name, power, y_bad, match",
-    [
-        ("poisson", None, -1.0, "poisson.*negative"),
-        ("gamma", None, 0.0, "gamma.*positive"),
-        ("tweedie", 2.5, 0.0, "tweedie.*positive"),
-        ("tweedie", 1.5, -0.5, "tweedie.*non-negative"),
-        ("binomial", None, 1.5, r"binomial.*\[0, 1\]"),
-    ],
-)
-def test_targets_outside_the_support(name, power, y_bad, match, rng):
-    X = rng.normal(size=(20, 2))
-    y = np.full(20, 0.5)
-    y[4] = y_bad
-    with pytest.raises(ValueError, match=match):
-        TangentRegressor(family=name, power=power).fit(X, y)
-    est = TangentRegressor(family=name, power=power).fit(X, np.full(20, 0.5))
-    with pytest.raises(ValueError, match=match):
-        est.influence_score(X, y)
-
-
 def test_bad_family_parameters(rng):
     X, y = rng.normal(size=(10, 2)), np.ones(10)
     with pytest.raises(ValueError, match="power"):
@@ -381,15 +279,3 @@ def test_non_convergence_warns(rng):
     y = rng.poisson(np.exp(X[:, 0]))
     with pytest.warns(ConvergenceWarning, match="max_iter"):
         TangentRegressor(family="poisson", max_iter=1, tol=1e-12).fit(X, y)
-
-
-@pytest.mark.parametrize("spec", FAMILIES, ids=str)
-def test_link_inverts_the_inverse_link_and_bounds_hold(spec):
-    family = get_family(*spec)
-    eta = np.linspace(-5, 5, 11)
-    np.testing.assert_allclose(family.link(family.inverse_link(eta)), eta, atol=1e-12)
-    low, high = family.mean_bounds
-    assert np.isfinite(family.link(np.array([low]))).all() or low == -np.inf
-    assert np.isfinite(family.link(np.array([high]))).all() or high == np.inf
-    # Only the normal family has a closed form and a mean-free variance.
-    assert family.constant_variance == (spec[0] == "normal")

@@ -3,10 +3,9 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from conftest import make_problem, with_params
+from conftest import ORACLE_CASES, add_rows, make_pool, make_problem, with_params
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from test_query import ORACLE_CASES, _add, _pool
 
 import sktangent._models
 from sktangent import MultiUserTangentRegressor, TangentRegressor
@@ -42,8 +41,8 @@ def test_greedy_picks_equal_refits_at_predicted_labels(case, noise):
     est, X, y, w, _ = ORACLE_CASES[case]()
     est.fit(X, y, sample_weight=w)
     rng = np.random.RandomState(5)
-    pool = _pool(None, X, rng)
-    goal = _pool(None, X, rng, m=7)
+    pool = make_pool(X, rng)
+    goal = make_pool(X, rng, m=7)
     n_picks = 4
     indices, scores, score_rows = expected_influence_batch(
         est.fitted_state_,
@@ -60,7 +59,7 @@ def test_greedy_picks_equal_refits_at_predicted_labels(case, noise):
         refit = est
         if k:
             rows = pool[picked]
-            Xa, ya, wa = _add(X, y, w, rows, est.predict(rows))
+            Xa, ya, wa = add_rows(X, y, w, rows, est.predict(rows))
             wa[-k:] = 1.0 / noise
             refit = with_params(est).fit(Xa, ya, sample_weight=wa)
         oracle = _oracle(refit, pool, goal, phi, noise)
@@ -83,8 +82,8 @@ def test_score_is_the_expected_squared_move_of_the_goal_predictions(model):
     est, X, y, w, _ = make_problem(model, True, True, False)
     est.fit(X, y, sample_weight=w)
     rng = np.random.RandomState(1)
-    pool = _pool(None, X, rng, m=6)
-    goal = _pool(None, X, rng, m=9)
+    pool = make_pool(X, rng, m=6)
+    goal = make_pool(X, rng, m=9)
     phi = est.dispersion_
     _, _, rows = expected_influence_batch(
         est.fitted_state_, pool, 1, goal, return_score_rows=True
@@ -95,7 +94,7 @@ def test_score_is_the_expected_squared_move_of_the_goal_predictions(model):
         moved = []
         for residual in (1.0, -2.0):
             label = est.predict(x) + residual
-            Xa, ya, wa = _add(X, y, w, x, label)
+            Xa, ya, wa = add_rows(X, y, w, x, label)
             moved.append(with_params(est).fit(Xa, ya, sample_weight=wa).predict(goal))
         delta = (moved[0] - est.predict(goal)) / 1.0
         # Linear in the residual: the two refits agree on the move per unit.
@@ -113,14 +112,14 @@ def test_score_is_the_reduction_of_the_summed_predictive_variance():
     est, X, y, w, _ = make_problem("rbf", True, False, False)
     est.fit(X, y)
     rng = np.random.RandomState(2)
-    pool, goal = _pool(None, X, rng, m=5), _pool(None, X, rng, m=8)
+    pool, goal = make_pool(X, rng, m=5), make_pool(X, rng, m=8)
     _, _, rows = expected_influence_batch(
         est.fitted_state_, pool, 1, goal, return_score_rows=True
     )
     var_before = est.predict(goal, return_std=True)[1] ** 2
     for i in range(pool.shape[0]):
         x = pool[i : i + 1]
-        Xa, ya, wa = _add(X, y, w, x, est.predict(x))
+        Xa, ya, wa = add_rows(X, y, w, x, est.predict(x))
         after = with_params(est).fit(Xa, ya, sample_weight=wa)
         # Same dispersion on both sides: compare the covariance scales.
         var_after = est.dispersion_ * after.fitted_state_.variance_scale(goal)
@@ -169,7 +168,7 @@ def test_goal_changes_the_picks_towards_it():
 def test_blocks_give_the_same_picks(monkeypatch):
     est, X, y, w, _ = make_problem("rbf", True, True, False)
     est.fit(X, y, sample_weight=w)
-    pool = _pool(None, X, np.random.RandomState(4), m=40)
+    pool = make_pool(X, np.random.RandomState(4), m=40)
     full = expected_influence_batch(est.fitted_state_, pool, 3, pool[::2])
     monkeypatch.setattr(sktangent._models, "_BLOCK_ELEMENTS", 50)
     small = expected_influence_batch(est.fitted_state_, pool, 3, pool[::2])
@@ -182,7 +181,7 @@ def test_linear_goal_is_summed_exactly_whatever_goal_size(rng):
     the result equals the block path over every goal row."""
     est, X, y, w, _ = make_problem("linear", True, True, False)
     est.fit(X, y, sample_weight=w)
-    pool, goal = _pool(None, X, rng, m=50), _pool(None, X, rng, m=40)
+    pool, goal = make_pool(X, rng, m=50), make_pool(X, rng, m=40)
     exact = expected_influence_batch(
         est.fitted_state_, pool, 4, goal, goal_size=5, return_score_rows=True
     )

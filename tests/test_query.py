@@ -2,45 +2,15 @@
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
-from conftest import make_problem, with_params
+from conftest import ORACLE_CASES, add_rows, make_pool, make_problem, with_params
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-from test_glm import make_glm_problem
 
 from sktangent import TangentRegressor
 from sktangent._batch import greedy_batch
 from sktangent.query import influence_sampling, variance_sampling
-
-ORACLE_CASES = {
-    "linear": lambda: make_problem("linear", True, True, False),
-    "linear-sparse": lambda: make_problem("linear", False, False, True),
-    "linear-dual": lambda: make_problem("linear-dual", True, False, False),
-    "rbf": lambda: make_problem("rbf", True, True, False),
-    "poisson-linear": lambda: make_glm_problem(("poisson", None), "linear", True, True),
-    "poisson-rbf": lambda: make_glm_problem(("poisson", None), "rbf", True, False),
-    "gamma-linear": lambda: make_glm_problem(("gamma", None), "linear", False, True),
-}
-
-
-def _pool(X_query, X, rng, m=25):
-    dense = X.toarray() if sp.issparse(X) else X
-    pool = dense[rng.choice(dense.shape[0], m)] + 0.7 * rng.normal(
-        size=(m, dense.shape[1])
-    )
-    return sp.csr_matrix(pool) if sp.issparse(X) else pool
-
-
-def _add(X, y, w, rows, labels):
-    w = np.ones(X.shape[0]) if w is None else w
-    stack = sp.vstack if sp.issparse(X) else np.vstack
-    return (
-        stack([X, rows]),
-        np.append(y, labels),
-        np.append(w, np.ones(rows.shape[0])),
-    )
 
 
 @pytest.mark.parametrize("criterion", ["influence", "variance"])
@@ -48,7 +18,7 @@ def _add(X, y, w, rows, labels):
 def test_greedy_picks_equal_refits_at_predicted_labels(case, criterion):
     est, X, y, w, X_query = ORACLE_CASES[case]()
     est.fit(X, y, sample_weight=w)
-    pool = _pool(X_query, X, np.random.RandomState(5))
+    pool = make_pool(X, np.random.RandomState(5))
     n_picks = 4
     indices, scores, tangent, score_rows = greedy_batch(
         est.fitted_state_, pool, n_picks, criterion, return_score_rows=True
@@ -62,7 +32,7 @@ def test_greedy_picks_equal_refits_at_predicted_labels(case, criterion):
         refit = est
         if k:
             rows = pool[picked]
-            Xa, ya, wa = _add(X, y, w, rows, est.predict(rows))
+            Xa, ya, wa = add_rows(X, y, w, rows, est.predict(rows))
             refit = with_params(est).fit(Xa, ya, sample_weight=wa)
         eta, deta = refit.fitted_state_.eta(pool, with_tangent=True)
         np.testing.assert_allclose(
