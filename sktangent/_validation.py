@@ -7,7 +7,7 @@ computation into a ValueError that names the argument and says what to do.
 import warnings
 
 import numpy as np
-from sklearn.utils.validation import check_array, column_or_1d
+from sklearn.utils.validation import _check_sample_weight, check_array, column_or_1d
 
 #: Parameters that define the fitted model: changing one with ``set_params``
 #: after ``fit`` leaves fitted attributes that no longer belong to it.
@@ -54,6 +54,23 @@ def check_power(family, power):
             UserWarning,
             stacklevel=3,
         )
+
+
+def check_weights(sample_weight, X):
+    """Sample weights as float64: non-negative, and positive somewhere.
+
+    ``None`` gives unit weights. A negative weight would turn a loss into a
+    gain, and all-zero weights leave nothing to fit; both raise a ValueError.
+    """
+    w = _check_sample_weight(sample_weight, X, dtype=np.float64)
+    if np.any(w < 0):
+        raise ValueError(
+            "sample_weight must be non-negative; found negative weights at "
+            f"indices {np.flatnonzero(w < 0)[:10].tolist()}."
+        )
+    if not np.any(w > 0):
+        raise ValueError("sample_weight is zero everywhere; nothing to fit.")
+    return w
 
 
 def snapshot_params(estimator):
