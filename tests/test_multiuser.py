@@ -40,14 +40,15 @@ def test_schur_solve_equals_dense_solve(fit_intercept):
     X, y, groups, w = make_users()
     est = MultiUserTangentRegressor(0.7, 1.3, fit_intercept=fit_intercept)
     est.fit(X, y, groups=groups, sample_weight=w)
-    hess = est._hessian
+    hess = est.fitted_state_.hessian
     rng = np.random.RandomState(1)
     q = X.shape[1] + fit_intercept
+    assert hess.n_params == q * 6
     g = rng.normal(size=q * 6)
-    a, b = hess.solve(g[:q], g[q:].reshape(5, q))
-    np.testing.assert_allclose(
-        np.concatenate([a, b.ravel()]), np.linalg.solve(hess.dense(), g), rtol=1e-10
-    )
+    H = hess.dense()
+    np.testing.assert_allclose(hess.solve(g), np.linalg.solve(H, g), rtol=1e-10)
+    G = rng.normal(size=(q * 6, 3))
+    np.testing.assert_allclose(hess.solve(G), np.linalg.solve(H, G), rtol=1e-10)
 
 
 @pytest.mark.parametrize("family", ["normal", "poisson"])
@@ -145,8 +146,9 @@ def test_fit_scales_linearly_with_users():
     for n_users in (10, 200):
         X, y, groups, _ = make_users(n_users=n_users, n=20 * n_users, p=4)
         est = MultiUserTangentRegressor(1.0, 1.0).fit(X, y, groups=groups)
-        assert len(est._hessian.blocks) == n_users
-        assert all(b.shape == (5, 5) for b in est._hessian.blocks)
+        hess = est.fitted_state_.hessian
+        assert len(hess.blocks) == n_users
+        assert all(b.shape == (5, 5) for b in hess.blocks)
 
 
 def test_query_strategies_with_users():
