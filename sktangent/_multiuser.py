@@ -566,7 +566,14 @@ class GroupedView:
 
 
 # ---------------------------------------------------------------- estimator
-_SHARED_PARAMETERS = ("family", "power", "dispersion", "fit_intercept", "max_iter", "tol")
+_SHARED_PARAMETERS = (
+    "family",
+    "power",
+    "dispersion",
+    "fit_intercept",
+    "max_iter",
+    "tol",
+)
 
 
 def _influence(state, rows, y, combine):
