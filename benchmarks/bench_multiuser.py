@@ -113,7 +113,7 @@ def dense_factorisation_time(est, repeats):
     size = ((len(est.users_) + 1) * q) ** 2 * 8
     if size > DENSE_LIMIT:
         return None
-    H = est._hessian.dense()
+    H = est.fitted_state_.hessian.dense()
     linalg.cho_factor(H, lower=True, check_finite=False)
     times = []
     for _ in range(repeats):
@@ -144,7 +144,7 @@ def bench(sizes, repeats):
                 "seconds": seconds,
                 "iterations": est.n_iter_,
                 "peak": fit_peak_memory(est, X, y, groups),
-                "hessian": hessian_bytes(est._hessian),
+                "hessian": hessian_bytes(est.fitted_state_.hessian),
                 "dense": ((n_users + 1) * q) ** 2 * 8,
                 "dense_seconds": dense_factorisation_time(est, repeats),
                 "data": X.nbytes,

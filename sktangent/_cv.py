@@ -7,18 +7,18 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import (
-    _check_sample_weight,
     check_is_fitted,
     validate_data,
 )
 
 from ._estimator import TangentRegressor
+from ._families import check_power
 from ._implicit import IllConditionedError
 from ._loo import leave_one_out
 from ._validation import (
-    check_power,
     check_target,
     check_unchanged,
+    check_weights,
     snapshot_params,
 )
 
@@ -214,7 +214,7 @@ class TangentRegressorCV(RegressorMixin, BaseEstimator):
         )
         y = check_target(y)
         check_power(self.family, self.power)
-        w = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        w = check_weights(sample_weight, X)
         grid = self._grid()
 
         evaluated = {}

@@ -7,21 +7,20 @@ from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.metrics.pairwise import PAIRWISE_KERNEL_FUNCTIONS
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
-    _check_sample_weight,
     check_is_fitted,
     validate_data,
 )
 
-from ._families import get_family, has_positive_targets
+from ._families import check_power, get_family, has_positive_targets
 from ._implicit import IllConditionedError
 from ._models import kernel_params, make_model
 from ._objective import Objective
 from ._solvers import choose_solver, finish
 from ._state import FittedState
 from ._validation import (
-    check_power,
     check_target,
     check_unchanged,
+    check_weights,
     snapshot_params,
 )
 
@@ -356,7 +355,7 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
                 "With kernel='precomputed', X must be the square kernel matrix of "
                 f"the training samples; got shape {X.shape}."
             )
-        w = self._check_weights(sample_weight, X)
+        w = check_weights(sample_weight, X)
         check_power(self.family, self.power)
         family = get_family(self.family, self.power)
         family.check_y(y)
@@ -408,17 +407,6 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         )
         self._fitted_params = snapshot_params(self)
         return self
-
-    def _check_weights(self, sample_weight, X):
-        w = _check_sample_weight(sample_weight, X, dtype=np.float64)
-        if np.any(w < 0):
-            raise ValueError(
-                "sample_weight must be non-negative; found negative weights at "
-                f"indices {np.flatnonzero(w < 0)[:10].tolist()}."
-            )
-        if not np.any(w > 0):
-            raise ValueError("sample_weight is zero everywhere; nothing to fit.")
-        return w
 
     # --------------------------------------------------------- fitted state
     @property

@@ -485,13 +485,6 @@ def dispersion_root(family, pearson, n_positive, effective_dof, mode="auto"):
     return float(m * np.sqrt(q / dof)) if m > 0 else 0.0
 
 
-def estimate_dispersion(family, pearson, n_positive, effective_dof, mode="auto"):
-    """The dispersion ``phi`` itself (``inf`` if it exceeds float64's range)."""
-    root = dispersion_root(family, pearson, n_positive, effective_dof, mode)
-    with np.errstate(over="ignore"):
-        return float(np.square(root))
-
-
 def check_power(name, power, *, warn=True):
     """The variance power to build family ``name`` with: a float, or None.
 

@@ -12,32 +12,44 @@ with ``C_u = X~_u' D_u X~_u``. It is solved through the Schur complement of
 the global block, ``S = alpha_global P + alpha_user sum_u C_u D_u^-1`` with
 ``D_u = C_u + alpha_user I``, never as a dense matrix: time and memory grow
 linearly in the number of users.
+
+One layout of the parameters serves the objective, the Hessian and the
+fitted state: ``theta = [w, delta_1, ..., delta_U]``, each block of length
+``q = n_features + fit_intercept`` with the intercept last. Query rows are
+the design rows ``x~`` with the user's index appended as a last column
+(negative for a user not seen in ``fit``); they stay sparse when ``X`` is.
 """
 
-from numbers import Integral, Real
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
 
 import numpy as np
-from scipy import linalg
+from scipy import linalg, sparse
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.metrics import r2_score
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
-    _check_sample_weight,
     check_array,
     check_consistent_length,
     check_is_fitted,
     validate_data,
 )
 
-from ._families import estimate_dispersion, get_family, has_positive_targets
+from ._estimator import TangentRegressor
+from ._families import (
+    check_power,
+    dispersion_root,
+    get_family,
+    has_positive_targets,
+)
 from ._implicit import _factorise
 from ._solvers import _damped_newton, _initial_intercept, _iteration_weights
 from ._validation import (
     check_eta,
     check_finite_scores,
-    check_power,
     check_target,
     check_unchanged,
+    check_weights,
     snapshot_params,
 )
 
@@ -71,8 +83,220 @@ def check_groups(groups):
     return groups
 
 
+def _check_length(groups, n):
+    if groups.shape[0] != n:
+        raise ValueError(
+            f"groups has {groups.shape[0]} entries for {n} samples; give one "
+            "user per row."
+        )
+
+
+def user_codes(users, groups, n):
+    """The index in ``users`` of each row's user; negative for unknown users.
+
+    ``groups=None`` makes every row an unknown user (the global model).
+    Each unknown user gets its own negative code, because two new users are
+    independent a priori.
+    """
+    if groups is None:
+        return np.full(n, -1)
+    groups = check_groups(groups)
+    _check_length(groups, n)
+    index = np.clip(np.searchsorted(users, groups), 0, len(users) - 1)
+    known = users[index] == groups
+    codes = np.full(groups.shape[0], -1)
+    codes[known] = index[known]
+    if not np.all(known):
+        _, new = np.unique(groups[~known], return_inverse=True)
+        codes[~known] = -1 - new
+    return codes
+
+
+# ------------------------------------------------------------- rows and eta
+def design(X, fit_intercept):
+    """``X~ = [X, 1]``: a sparse ``X`` stays sparse (CSR), a dense one dense."""
+    if sparse.issparse(X):
+        if fit_intercept:
+            ones = sparse.csr_matrix(np.ones((X.shape[0], 1)))
+            return sparse.hstack([X, ones], format="csr")
+        return X.tocsr()
+    X = np.asarray(X, dtype=float)
+    if fit_intercept:
+        X = np.column_stack([X, np.ones(X.shape[0])])
+    return X
+
+
+def join_rows(Xt, codes):
+    """Design rows with the user codes appended as a last column."""
+    if sparse.issparse(Xt):
+        column = sparse.csr_matrix(codes.astype(float)[:, None])
+        return sparse.hstack([Xt, column], format="csr")
+    return np.column_stack([Xt, codes.astype(float)])
+
+
+def split_rows(rows):
+    """``(design rows, user codes)`` from rows built by :func:`join_rows`."""
+    codes = rows[:, -1]
+    if sparse.issparse(rows):
+        codes = codes.toarray().ravel()
+    return rows[:, :-1], np.asarray(codes).astype(int)
+
+
+def linear_predictor(Xt, codes, glob, users):
+    """``x~_i' (glob + users[codes_i])``; rows of unknown users get ``glob``.
+
+    Sparse rows are read entry by entry (``O(nnz)``), never densified.
+    """
+    eta = np.asarray(Xt @ glob, dtype=float).ravel()
+    known = codes >= 0
+    if sparse.issparse(Xt):
+        Xt = Xt.tocsr()
+        row = np.repeat(np.arange(Xt.shape[0]), np.diff(Xt.indptr))
+        keep = known[row]
+        row, col, data = row[keep], Xt.indices[keep], Xt.data[keep]
+        eta += np.bincount(
+            row, weights=data * users[codes[row], col], minlength=Xt.shape[0]
+        )
+    else:
+        eta[known] += np.einsum("ij,ij->i", Xt[known], users[codes[known]])
+    return eta
+
+
+def weighted_gram(Xt, d):
+    """``X~' diag(d) X~`` as a dense ``q x q`` array (sparse products if sparse)."""
+    if sparse.issparse(Xt):
+        return np.asarray((Xt.T @ (sparse.diags(d) @ Xt)).toarray())
+    return Xt.T @ (d[:, None] * Xt)
+
+
+def penalty_mask(q, fit_intercept):
+    """``P``: the identity without the (free) global intercept."""
+    P = np.eye(q)
+    if fit_intercept:
+        P[-1, -1] = 0.0
+    return P
+
+
+# ---------------------------------------------------------------- objective
+class GroupedObjective:
+    """``J(theta; alpha_global, alpha_user)`` of the multi-user model.
+
+    The methods of :class:`~sktangent._objective.Objective`: ``eta``,
+    ``value``, ``gradient``, ``curvature_weights``, ``hessian`` (a
+    :class:`BlockArrowHessian`) and ``rho``, here one row per regularity
+    parameter.
+
+    Parameters
+    ----------
+    family : Family
+    design : ndarray or sparse matrix of shape (n, q)
+        ``X~``, from :func:`design`.
+    codes : ndarray of int of shape (n,)
+        Every row's user, ``0 .. n_users - 1``.
+    n_users : int
+    y, sample_weight : ndarray of shape (n,)
+    alpha_global, alpha_user : float
+    fit_intercept : bool
+    """
+
+    def __init__(
+        self,
+        family,
+        design,
+        codes,
+        n_users,
+        y,
+        sample_weight,
+        alpha_global,
+        alpha_user,
+        fit_intercept,
+    ):
+        self.family = family
+        self.design = design
+        self.codes = codes
+        self.y = y
+        self.w = sample_weight
+        self.alpha_global = float(alpha_global)
+        self.alpha_user = float(alpha_user)
+        self.fit_intercept = fit_intercept
+        self.q = design.shape[1]
+        self.n_params = self.q * (n_users + 1)
+        self.P = penalty_mask(self.q, fit_intercept)
+        order = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[order], np.arange(n_users + 1))
+        self.user_rows = [order[bounds[u] : bounds[u + 1]] for u in range(n_users)]
+        self._last = (None, None)
+
+    def split(self, theta):
+        """``(w, delta)`` with ``delta`` of shape (n_users, q)."""
+        return theta[: self.q], theta[self.q :].reshape(-1, self.q)
+
+    def start(self):
+        """Zero deviations, and the intercept of the intercept-only model."""
+        theta = np.zeros(self.n_params)
+        if self.fit_intercept:
+            theta[self.q - 1] = _initial_intercept(self.family, self.y, self.w, True)
+        return theta
+
+    def eta(self, theta):
+        # value, gradient and curvature are asked for at the same point.
+        last_theta, last_eta = self._last
+        if last_theta is not None and np.array_equal(theta, last_theta):
+            return last_eta
+        eta = linear_predictor(self.design, self.codes, *self.split(theta))
+        self._last = (np.array(theta, copy=True), eta)
+        return eta
+
+    def value(self, theta):
+        glob, users = self.split(theta)
+        eta = self.eta(theta)
+        return float(
+            np.sum(self.w * self.family.loss(self.y, eta))
+            + 0.5 * self.alpha_global * glob @ self.P @ glob
+            + 0.5 * self.alpha_user * np.sum(users**2)
+        )
+
+    def gradient(self, theta):
+        glob, users = self.split(theta)
+        r = self.w * self.family.gradient(self.y, self.eta(theta))
+        Xt = self.design
+        g_users = np.array([Xt[idx].T @ r[idx] for idx in self.user_rows])
+        g_users = g_users + self.alpha_user * users
+        g_glob = np.asarray(Xt.T @ r).ravel() + self.alpha_global * self.P @ glob
+        return np.concatenate([g_glob, g_users.ravel()])
+
+    def curvature_weights(self, theta):
+        """``d_i = w_i l''(y_i, eta_i)`` at ``theta``."""
+        return self.w * self.family.hessian(self.y, self.eta(theta))
+
+    def newton_weights(self, theta):
+        """The curvature of a Newton step (Fisher's where ``l''`` is negative)."""
+        d, _ = _iteration_weights(self.family, self.y, self.w, self.eta(theta))
+        return d
+
+    def hessian(self, theta, weights=None):
+        """The block-arrow Hessian with curvature ``weights`` (default: ``l''``)."""
+        d = self.curvature_weights(theta) if weights is None else weights
+        blocks = [weighted_gram(self.design[idx], d[idx]) for idx in self.user_rows]
+        return BlockArrowHessian(
+            blocks, self.alpha_global, self.alpha_user, self.fit_intercept
+        )
+
+    def rho(self, theta):
+        """``rho_k = d/ds_k grad J``, shape (2, n_params): global, then user."""
+        glob, users = self.split(theta)
+        rho = np.zeros((2, theta.size))
+        rho[0, : self.q] = self.alpha_global * self.P @ glob
+        rho[1, self.q :] = self.alpha_user * users.ravel()
+        return rho
+
+
+# ------------------------------------------------------------------ Hessian
 class BlockArrowHessian:
     """The multi-user Hessian, factorised block by block.
+
+    Vectors are flat in the objective's layout ``[w, delta_1, ...,
+    delta_U]``; query rows are those of :func:`join_rows`.
 
     Parameters
     ----------
@@ -87,9 +311,9 @@ class BlockArrowHessian:
         self.alpha_global = alpha_global
         self.alpha_user = alpha_user
         q = blocks[0].shape[0]
-        self.P = np.eye(q)
-        if fit_intercept:
-            self.P[-1, -1] = 0.0
+        self.q = q
+        self.n_params = q * (len(blocks) + 1)
+        self.P = penalty_mask(q, fit_intercept)
         self.user_factors = []
         S = alpha_global * self.P
         self.CD = []  # C_u D_u^-1
@@ -103,21 +327,30 @@ class BlockArrowHessian:
         S = 0.5 * (S + S.T)
         self.schur = _factorise(S, "Schur complement of the global block")
 
-    def solve(self, g_global, g_users):
-        """``H^-1 g`` for ``g = [g_global, g_1 ... g_U]`` (g_users: (U, q))."""
-        rhs = g_global - sum(CD @ g for CD, g in zip(self.CD, g_users, strict=True))
+    def solve(self, g):
+        """``H^-1 g`` for ``g`` of shape (n_params,) or (n_params, k)."""
+        g = np.asarray(g, dtype=float)
+        q = self.q
+        g_global = g[:q]
+        g_users = g[q:].reshape(len(self.blocks), q, *g.shape[1:])
+        rhs = g_global - sum(CD @ gu for CD, gu in zip(self.CD, g_users, strict=True))
         a = linalg.cho_solve((self.schur, True), rhs)
-        b = np.array(
-            [
-                linalg.cho_solve((L, True), g - C @ a)
-                for L, C, g in zip(self.user_factors, self.blocks, g_users, strict=True)
-            ]
-        )
-        return a, b
+        b = [
+            linalg.cho_solve((L, True), gu - C @ a)
+            for L, C, gu in zip(self.user_factors, self.blocks, g_users, strict=True)
+        ]
+        return np.concatenate([a, np.reshape(b, (-1, *g.shape[1:]))])
+
+    def tangent(self, rho):
+        """``-H^-1 rho``, row by row when ``rho`` is (k, n_params)."""
+        rho = np.asarray(rho, dtype=float)
+        if rho.ndim == 2:
+            return np.array([self.solve(-r) for r in rho])
+        return self.solve(-rho)
 
     def dense(self):
         """The full matrix, for tests on small problems only."""
-        U, q = len(self.blocks), self.blocks[0].shape[0]
+        U, q = len(self.blocks), self.q
         H = np.zeros(((U + 1) * q, (U + 1) * q))
         H[:q, :q] = sum(self.blocks) + self.alpha_global * self.P
         for u, C in enumerate(self.blocks):
@@ -128,14 +361,239 @@ class BlockArrowHessian:
 
     def trace_inverse_penalties(self):
         """``(tr(H^-1 P_global), tr(H^-1 P_user))`` from the block inverse."""
-        S_inv = linalg.cho_solve((self.schur, True), np.eye(self.P.shape[0]))
+        S_inv = linalg.cho_solve((self.schur, True), np.eye(self.q))
         t_global = float(np.trace(self.P @ S_inv))
         t_user = 0.0
         for L, CD in zip(self.user_factors, self.CD, strict=True):
-            D_inv = linalg.cho_solve((L, True), np.eye(self.P.shape[0]))
+            D_inv = linalg.cho_solve((L, True), np.eye(self.q))
             # (H^-1)_uu = D^-1 + D^-1 C S^-1 C D^-1
             t_user += float(np.trace(D_inv) + np.sum((CD.T @ S_inv) * CD.T))
         return t_global, t_user
+
+    def effective_dof(self):
+        """``trace(hat matrix) = n_params - sum_k alpha_k tr(H^-1 P_k)``."""
+        t_global, t_user = self.trace_inverse_penalties()
+        return self.n_params - self.alpha_global * t_global - self.alpha_user * t_user
+
+    def cross_variance_scale(self, rows_a, rows_b):
+        """``S = d eta_a/d theta' H^-1 d eta_b/d theta``, shape (n_a, n_b).
+
+        A user not seen in ``fit`` has a deviation still at its prior,
+        ``N(0, I / alpha_user)`` in units of the dispersion, independent of
+        everything else: two rows of the same new user add ``x_a' x_b /
+        alpha_user``.
+        """
+        Xa, ca = split_rows(rows_a)
+        Xb, cb = split_rows(rows_b)
+        q = self.q
+        out = np.empty((Xa.shape[0], Xb.shape[0]))
+        for j in range(Xb.shape[0]):
+            xb = Xb[j].toarray().ravel() if sparse.issparse(Xb) else Xb[j]
+            g = np.zeros(self.n_params)
+            g[:q] = xb
+            if cb[j] >= 0:
+                g[q * (cb[j] + 1) : q * (cb[j] + 2)] = xb
+            solved = self.solve(g)
+            col = linear_predictor(Xa, ca, solved[:q], solved[q:].reshape(-1, q))
+            if cb[j] < 0:
+                same = ca == cb[j]
+                col[same] += Xa[same] @ xb / self.alpha_user
+            out[:, j] = col
+        return out
+
+    def variance_scale(self, rows):
+        """``S(x, x)`` at each row."""
+        return np.array(
+            [
+                self.cross_variance_scale(rows[i : i + 1], rows[i : i + 1])[0, 0]
+                for i in range(rows.shape[0])
+            ]
+        )
+
+
+# ------------------------------------------------------------- fitted state
+def _frozen(a):
+    """A read-only view: the state cannot be changed through its arrays."""
+    view = np.asarray(a).view()
+    view.flags.writeable = False
+    return view
+
+
+@dataclass(frozen=True, eq=False)
+class MultiUserState:
+    r"""The fitted model of a :class:`MultiUserTangentRegressor`.
+
+    Built once by ``fit`` and kept as ``fitted_state_``; never changed
+    afterwards (a refit builds a new one). Its verbs other than ``rows``
+    take query rows from ``rows`` (design rows with the user's index).
+
+    Attributes
+    ----------
+    family : Family
+    hessian : BlockArrowHessian
+        The Hessian at the optimum, factorised block by block.
+    theta : ndarray of shape (n_params,)
+        ``[w, delta_1, ..., delta_U]``; read-only.
+    tangents : ndarray of shape (2, n_params)
+        :math:`d\theta/ds_k` for ``k`` = global, user; read-only.
+    alpha_global, alpha_user : float
+        The penalties that were fitted.
+    fit_intercept : bool
+    users : ndarray
+        The distinct users seen in ``fit``; read-only.
+    dispersion_rule : {"auto", "fixed", "pearson"}
+    pearson : tuple
+        The Pearson statistic at the optimum, behind :attr:`dispersion`.
+    n_positive : int
+        The number of samples of positive weight.
+    check_query : callable
+        The owner's validation of query rows (fitted, parameters unchanged
+        since ``fit``, number and names of features).
+    """
+
+    family: Any
+    hessian: BlockArrowHessian
+    theta: np.ndarray
+    tangents: np.ndarray
+    alpha_global: float
+    alpha_user: float
+    fit_intercept: bool
+    users: np.ndarray
+    dispersion_rule: str
+    pearson: Any
+    n_positive: int
+    check_query: Any = field(repr=False)
+
+    def __post_init__(self):
+        for name in ("theta", "tangents", "users"):
+            object.__setattr__(self, name, _frozen(getattr(self, name)))
+
+    @cached_property
+    def dispersion_root(self):
+        """``sqrt(dispersion)``, computed once without overflow."""
+        return dispersion_root(
+            self.family,
+            self.pearson,
+            self.n_positive,
+            self.hessian.effective_dof,
+            self.dispersion_rule,
+        )
+
+    @property
+    def dispersion(self):
+        with np.errstate(over="ignore"):
+            return float(np.square(self.dispersion_root))
+
+    def split(self, theta):
+        """``(w, delta)`` of a vector in the parameter layout."""
+        q = self.hessian.q
+        return theta[:q], theta[q:].reshape(-1, q)
+
+    def rows(self, X, groups):
+        """Validated query rows: ``[x~, user index]`` (sparse if ``X`` is)."""
+        X = self.check_query(X)
+        codes = user_codes(self.users, groups, X.shape[0])
+        return join_rows(design(X, self.fit_intercept), codes)
+
+    def eta(self, rows, with_tangent=False):
+        """``eta``, and with ``with_tangent`` its two tangents, shape (n, 2)."""
+        Xt, codes = split_rows(rows)
+        eta = linear_predictor(Xt, codes, *self.split(self.theta))
+        if not with_tangent:
+            check_eta(self.family, eta)
+            return eta
+        tangents = np.column_stack(
+            [linear_predictor(Xt, codes, *self.split(t)) for t in self.tangents]
+        )
+        check_eta(self.family, eta, tangents)
+        return eta, tangents
+
+    def variance_scale(self, rows):
+        """``S(x, x)``, so that ``Var(eta(x)) = dispersion * S``."""
+        return self.hessian.variance_scale(rows)
+
+    def cross_variance_scale(self, rows_a, rows_b):
+        """``S(x_a, x_b) = Cov(eta(x_a), eta(x_b)) / dispersion``."""
+        return self.hessian.cross_variance_scale(rows_a, rows_b)
+
+
+REGULARITY_WEIGHTS = {"global": (1.0, 0.0), "user": (0.0, 1.0), "total": (1.0, 1.0)}
+
+
+class GroupedView:
+    """A fitted multi-user model seen through one tangent, for the strategies.
+
+    The query strategies work on rows only; here each row carries its user's
+    index in a last column, and the tangent is the one of the chosen
+    regularity parameter ("global", "user") or of their sum ("total"), the
+    latter scoring the influence on the total complexity.
+
+    It has the interface of :class:`~sktangent._state.FittedState` that the
+    batches use (``family``, ``dispersion``, ``factorisation``, ``kernel``,
+    ``eta``, ``variance_scale``, ``cross_variance_scale``); its Hessian is
+    block-arrow, not a Cholesky factor, so ``factorisation`` is None and the
+    batches take their generic path. Built by
+    :meth:`MultiUserTangentRegressor.grouped_state` from a
+    :class:`MultiUserState`.
+    """
+
+    factorisation = None  # S column by column, with block-arrow solves
+    kernel = None
+
+    def __init__(self, state, weights):
+        self.state = state
+        self.weights = np.array(weights)
+
+    @property
+    def family(self):
+        return self.state.family
+
+    @property
+    def dispersion(self):
+        return self.state.dispersion
+
+    def rows(self, X, groups):
+        """Validated design rows with the user index appended."""
+        return self.state.rows(X, groups)
+
+    def eta(self, X_aug, with_tangent=False):
+        if not with_tangent:
+            return self.state.eta(X_aug)
+        eta, tangents = self.state.eta(X_aug, with_tangent=True)
+        return eta, tangents @ self.weights
+
+    def cross_variance_scale(self, Xa, Xb):
+        return self.state.cross_variance_scale(Xa, Xb)
+
+    def variance_scale(self, X_aug):
+        return self.state.variance_scale(X_aug)
+
+
+# ---------------------------------------------------------------- estimator
+_SHARED_PARAMETERS = (
+    "family",
+    "power",
+    "dispersion",
+    "fit_intercept",
+    "max_iter",
+    "tol",
+)
+
+
+def _influence(state, rows, y, combine):
+    """The scores of :meth:`MultiUserTangentRegressor.influence_score`."""
+    eta, tangents = state.eta(rows, with_tangent=True)
+    if combine == "sum":
+        tangents = tangents.sum(axis=1, keepdims=True)
+    family = state.family
+    with np.errstate(over="ignore", invalid="ignore"):
+        if y is None:
+            scale = state.dispersion * family.score_variance(eta)
+            scores = scale[:, None] * tangents**2
+        else:
+            scores = family.gradient(y, eta)[:, None] * tangents
+    check_finite_scores(scores)
+    return scores[:, 0] if combine == "sum" else scores
 
 
 class MultiUserTangentRegressor(RegressorMixin, BaseEstimator):
@@ -155,6 +613,7 @@ class MultiUserTangentRegressor(RegressorMixin, BaseEstimator):
     :math:`t_k = -H^{-1}\rho_k` with :math:`s_k = \log\alpha_k`. The
     block-arrow Hessian is solved through the Schur complement of the global
     block, so fitting costs time and memory linear in the number of users.
+    A sparse ``X`` stays sparse: only the users' ``q x q`` blocks are dense.
 
     Users are passed as ``groups`` to ``fit``, ``predict`` and the scores;
     a user not seen in ``fit`` gets the global model. Without ``groups``,
@@ -213,6 +672,11 @@ class MultiUserTangentRegressor(RegressorMixin, BaseEstimator):
     dispersion_ : float
         The dispersion chosen by ``dispersion``: 1, or Pearson's
         :math:`\chi^2` over the residual degrees of freedom.
+    fitted_state_ : MultiUserState
+        What ``fit`` left, frozen: the family, the factorised block-arrow
+        Hessian (``fitted_state_.hessian``), the parameters and both
+        tangents in one flat layout, the penalties that were fitted and the
+        dispersion. Every method reads it; a refit replaces it.
     n_iter_ : int
     n_features_in_ : int
 
@@ -234,14 +698,12 @@ class MultiUserTangentRegressor(RegressorMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
-        "alpha_global": [Interval(Real, 0, None, closed="neither")],
-        "alpha_user": [Interval(Real, 0, None, closed="neither")],
-        "family": [StrOptions({"normal", "poisson", "gamma", "tweedie", "binomial"})],
-        "power": [Interval(Real, None, None, closed="neither"), None],
-        "dispersion": [StrOptions({"auto", "fixed", "pearson"})],
-        "fit_intercept": ["boolean"],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "tol": [Interval(Real, 0, None, closed="neither")],
+        "alpha_global": TangentRegressor._parameter_constraints["alpha"],
+        "alpha_user": TangentRegressor._parameter_constraints["alpha"],
+        **{
+            name: TangentRegressor._parameter_constraints[name]
+            for name in _SHARED_PARAMETERS
+        },
     }
 
     def __init__(
@@ -271,51 +733,6 @@ class MultiUserTangentRegressor(RegressorMixin, BaseEstimator):
         tags.target_tags.positive_only = has_positive_targets(self.family, self.power)
         return tags
 
-    # ------------------------------------------------------------ helpers
-    def _design(self, X):
-        X = np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=float)
-        if self.fit_intercept:
-            X = np.column_stack([X, np.ones(X.shape[0])])
-        return X
-
-    def _check_groups(self, groups, n, fitting=False):
-        if groups is None:
-            # fit: one user for every row; afterwards: unknown users, i.e. the
-            # global model (what scikit-learn's own tools see).
-            if fitting:
-                return np.zeros(n, dtype=int)
-            return np.full(n, -1)
-        groups = check_groups(groups)
-        if groups.shape[0] != n:
-            raise ValueError(
-                f"groups has {groups.shape[0]} entries for {n} samples; give one "
-                "user per row."
-            )
-        if fitting:
-            return groups
-        index = np.searchsorted(self.users_, groups)
-        index = np.clip(index, 0, len(self.users_) - 1)
-        known = self.users_[index] == groups
-        # Unknown users predict with the global model; each gets its own
-        # negative code, because two new users are independent a priori.
-        codes = np.full(groups.shape[0], -1)
-        codes[known] = index[known]
-        if not np.all(known):
-            _, new = np.unique(groups[~known], return_inverse=True)
-            codes[~known] = -1 - new
-        return codes
-
-    def _split(self, theta, q):
-        return theta[:q], theta[q:].reshape(-1, q)
-
-    def _user_eta(self, Xt, codes, theta):
-        q = Xt.shape[1]
-        glob, users = self._split(theta, q)
-        eta = Xt @ glob
-        known = codes >= 0
-        eta[known] += np.einsum("ij,ij->i", Xt[known], users[codes[known]])
-        return eta
-
     # ---------------------------------------------------------------- fit
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, groups=None, sample_weight=None):
@@ -330,7 +747,7 @@ class MultiUserTangentRegressor(RegressorMixin, BaseEstimator):
         groups : array-like of shape (n_samples,), default=None
             The user of every row (``None``: a single user).
         sample_weight : array-like of shape (n_samples,), default=None
-            Non-negative weights.
+            Non-negative weights, not all zero.
 
         Returns
         -------
@@ -344,144 +761,98 @@ class MultiUserTangentRegressor(RegressorMixin, BaseEstimator):
         n = X.shape[0]
         if n < 2:
             raise ValueError("Found 1 sample; at least 2 samples are needed to fit.")
-        groups = self._check_groups(groups, n, fitting=True)
-        w = _check_sample_weight(sample_weight, X, dtype=np.float64)
-        if np.any(w < 0):
-            raise ValueError("sample_weight must be non-negative.")
+        if groups is None:
+            groups = np.zeros(n, dtype=int)  # one user for every row
+        else:
+            groups = check_groups(groups)
+            _check_length(groups, n)
+        w = check_weights(sample_weight, X)
         check_power(self.family, self.power)
         family = get_family(self.family, self.power)
         family.check_y(y)
-        self.users_, codes = np.unique(groups, return_inverse=True)
-        Xt = self._design(X)
-        q, U = Xt.shape[1], len(self.users_)
-        order = np.argsort(codes, kind="stable")
-        bounds = np.searchsorted(codes[order], np.arange(U + 1))
-        rows = [order[bounds[u] : bounds[u + 1]] for u in range(U)]
-        a0, a1 = float(self.alpha_global), float(self.alpha_user)
-        P = np.eye(q)
-        if self.fit_intercept:
-            P[-1, -1] = 0.0
-
-        def value_at(theta):
-            glob, users = self._split(theta, q)
-            eta = self._user_eta(Xt, codes, theta)
-            return float(
-                np.sum(w * family.loss(y, eta))
-                + 0.5 * a0 * glob @ P @ glob
-                + 0.5 * a1 * np.sum(users**2)
-            )
-
-        def gradient_parts(theta):
-            glob, users = self._split(theta, q)
-            r = w * family.gradient(y, self._user_eta(Xt, codes, theta))
-            g_users = np.array([Xt[idx].T @ r[idx] for idx in rows]) + a1 * users
-            g_glob = Xt.T @ r + a0 * P @ glob
-            return g_glob, g_users
-
-        def gradient_at(theta):
-            g_glob, g_users = gradient_parts(theta)
-            return np.concatenate([g_glob, g_users.ravel()])
-
-        def hessian_at(theta):
-            d, _ = _iteration_weights(family, y, w, self._user_eta(Xt, codes, theta))
-            blocks = [Xt[idx].T @ (d[idx, None] * Xt[idx]) for idx in rows]
-            return BlockArrowHessian(blocks, a0, a1, self.fit_intercept)
+        users, codes = np.unique(groups, return_inverse=True)
+        obj = GroupedObjective(
+            family,
+            design(X, self.fit_intercept),
+            codes,
+            len(users),
+            y,
+            w,
+            self.alpha_global,
+            self.alpha_user,
+            self.fit_intercept,
+        )
 
         def step_at(theta, grad):
-            hess = hessian_at(theta)
-            a, b = hess.solve(grad[:q], grad[q:].reshape(U, q))
-            return -np.concatenate([a, b.ravel()])
+            return -obj.hessian(theta, obj.newton_weights(theta)).solve(grad)
 
-        theta = np.zeros(q * (U + 1))
-        if self.fit_intercept:
-            theta[q - 1] = _initial_intercept(family, y, w, True)
         theta, n_iter = _damped_newton(
-            theta,
-            value_at,
-            gradient_at,
+            obj.start(),
+            obj.value,
+            obj.gradient,
             step_at,
             int(self.max_iter),
             float(self.tol),
             float(np.sum(w)),
         )
-        eta = self._user_eta(Xt, codes, theta)
-        d = w * family.hessian(y, eta)
-        blocks = [Xt[idx].T @ (d[idx, None] * Xt[idx]) for idx in rows]
-        hess = BlockArrowHessian(blocks, a0, a1, self.fit_intercept)
-        glob, users = self._split(theta, q)
-        rho = [
-            (a0 * P @ glob, np.zeros_like(users)),
-            (np.zeros_like(glob), a1 * users),
-        ]
-        tangents = [hess.solve(-rg, -ru) for rg, ru in rho]
-        self._store(glob, users, tangents)
-        self._theta = theta
-        self._hessian = hess
-        self._family = family
+        hessian = obj.hessian(theta)
+        self.fitted_state_ = MultiUserState(
+            family=family,
+            hessian=hessian,
+            theta=theta,
+            tangents=hessian.tangent(obj.rho(theta)),
+            alpha_global=obj.alpha_global,
+            alpha_user=obj.alpha_user,
+            fit_intercept=self.fit_intercept,
+            users=users,
+            dispersion_rule=self.dispersion,
+            pearson=family.pearson_statistic(y, obj.eta(theta), w),
+            n_positive=int(np.sum(w > 0)),
+            check_query=self._validate_query,
+        )
+        self.users_ = users
+        self._store(self.fitted_state_)
         self.n_iter_ = max(int(n_iter), 1)
-        self._n_positive = int(np.sum(w > 0))
-        self._pearson = family.pearson_statistic(y, eta, w)
-        self._dispersion = None
         self._fitted_params = snapshot_params(self)
         return self
 
-    def _store(self, glob, users, tangents):
+    def _store(self, state):
+        """The public attributes, copies of the state's arrays."""
         p = self.n_features_in_
+        glob, users = state.split(state.theta)
+        tangents = [state.split(t) for t in state.tangents]
         self.coef_, self.user_coef_ = glob[:p].copy(), users[:, :p].copy()
-        self.intercept_ = float(glob[p]) if self.fit_intercept else 0.0
-        self.user_intercept_ = (
-            users[:, p].copy() if self.fit_intercept else np.zeros(len(users))
-        )
         self.coef_tangent_ = np.array([a[:p] for a, _ in tangents])
         self.user_coef_tangent_ = np.array([b[:, :p] for _, b in tangents])
         if self.fit_intercept:
+            self.intercept_ = float(glob[p])
+            self.user_intercept_ = users[:, p].copy()
             self.intercept_tangent_ = np.array([a[p] for a, _ in tangents])
             self.user_intercept_tangent_ = np.array([b[:, p] for _, b in tangents])
         else:
+            self.intercept_ = 0.0
+            self.user_intercept_ = np.zeros(len(users))
             self.intercept_tangent_ = np.zeros(2)
             self.user_intercept_tangent_ = np.zeros((2, len(users)))
-        self._tangent_thetas = [np.concatenate([a, b.ravel()]) for a, b in tangents]
+
+    # ------------------------------------------------------ fitted state
+    def _validate_query(self, X):
+        check_is_fitted(self)
+        check_unchanged(self)
+        return validate_data(
+            self, X, accept_sparse=("csr", "csc"), dtype=np.float64, reset=False
+        )
+
+    def _state(self):
+        check_is_fitted(self)
+        check_unchanged(self)
+        return self.fitted_state_
 
     @property
     def dispersion_(self):
-        check_is_fitted(self)
-        check_unchanged(self)
-        if self._dispersion is None:
-            self._dispersion = estimate_dispersion(
-                self._family,
-                self._pearson,
-                self._n_positive,
-                self._effective_dof,
-                self.dispersion,
-            )
-        return self._dispersion
-
-    def _effective_dof(self):
-        """``n_params - sum_k alpha_k tr(H^-1 P_k)``."""
-        t_global, t_user = self._hessian.trace_inverse_penalties()
-        return (
-            self._theta.size - self.alpha_global * t_global - self.alpha_user * t_user
-        )
+        return self._state().dispersion
 
     # -------------------------------------------------------- prediction
-    def _prepare(self, X, groups):
-        check_is_fitted(self)
-        check_unchanged(self)
-        X = validate_data(
-            self, X, accept_sparse=("csr", "csc"), dtype=np.float64, reset=False
-        )
-        codes = self._check_groups(groups, X.shape[0])
-        return self._design(X), codes
-
-    def _etas(self, Xt, codes):
-        """``eta`` and the two prediction tangents, shape (n,) and (n, 2)."""
-        eta = self._user_eta(Xt, codes, self._theta)
-        tangents = np.column_stack(
-            [self._user_eta(Xt, codes, t) for t in self._tangent_thetas]
-        )
-        check_eta(self._family, eta, tangents)
-        return eta, tangents
-
     def predict(self, X, groups=None):
         """Predict the mean for each row's user (the global model if unknown).
 
@@ -497,10 +868,8 @@ class MultiUserTangentRegressor(RegressorMixin, BaseEstimator):
         y_pred : ndarray of shape (n_samples,)
             Predicted mean.
         """
-        Xt, codes = self._prepare(X, groups)
-        eta = self._user_eta(Xt, codes, self._theta)
-        check_eta(self._family, eta)
-        return self._family.inverse_link(eta)
+        state = self._state()
+        return state.family.inverse_link(state.eta(state.rows(X, groups)))
 
     def score(self, X, y, groups=None, sample_weight=None):
         """:math:`R^2` of the predictions for each row's user.
@@ -541,9 +910,9 @@ class MultiUserTangentRegressor(RegressorMixin, BaseEstimator):
             Columns: ``s_global = log(alpha_global)``, ``s_user =
             log(alpha_user)``.
         """
-        Xt, codes = self._prepare(X, groups)
-        eta, tangents = self._etas(Xt, codes)
-        return self._family.mean_derivative(eta)[:, None] * tangents
+        state = self._state()
+        eta, tangents = state.eta(state.rows(X, groups), with_tangent=True)
+        return state.family.mean_derivative(eta)[:, None] * tangents
 
     def influence_score(self, X, y=None, groups=None, combine=None):
         """Influence of points on each part of the model complexity.
@@ -573,23 +942,13 @@ class MultiUserTangentRegressor(RegressorMixin, BaseEstimator):
         """
         if combine not in (None, "sum"):
             raise ValueError(f"combine must be None or 'sum'; got {combine!r}.")
-        Xt, codes = self._prepare(X, groups)
-        eta, tangents = self._etas(Xt, codes)
-        if combine == "sum":
-            tangents = tangents.sum(axis=1, keepdims=True)
-        family = self._family
-        with np.errstate(over="ignore", invalid="ignore"):
-            if y is None:
-                scores = (self.dispersion_ * family.score_variance(eta))[
-                    :, None
-                ] * tangents**2
-            else:
-                y = check_target(y)
-                check_consistent_length(Xt, y)
-                family.check_y(y)
-                scores = family.gradient(y, eta)[:, None] * tangents
-        check_finite_scores(scores)
-        return scores[:, 0] if combine == "sum" else scores
+        state = self._state()
+        rows = state.rows(X, groups)
+        if y is not None:
+            y = check_target(y)
+            check_consistent_length(rows, y)
+            state.family.check_y(y)
+        return _influence(state, rows, y, combine)
 
     def grouped_state(self, regularity="total"):
         """The fitted model seen through one regularity tangent.
@@ -615,90 +974,4 @@ class MultiUserTangentRegressor(RegressorMixin, BaseEstimator):
                 f"regularity must be one of {sorted(REGULARITY_WEIGHTS)}; got "
                 f"{regularity!r}."
             )
-        return GroupedView(
-            family=self._family,
-            dispersion=self.dispersion_,
-            prepare=self._prepare,
-            etas=self._etas,
-            cross_scale=self._cross_variance_scale_rows,
-            weights=REGULARITY_WEIGHTS[regularity],
-        )
-
-    # ------------------------------------------- covariance (for batches)
-    def _cross_variance_scale_rows(self, Xa, ca, Xb, cb):
-        """``S = d eta_a/d theta' H^-1 d eta_b/d theta`` for design rows.
-
-        A user not seen in ``fit`` has a deviation still at its prior,
-        ``N(0, I / alpha_user)`` in units of the dispersion, independent of
-        everything else: two rows of the same new user add ``x_a' x_b /
-        alpha_user``.
-        """
-        q, U = Xa.shape[1], len(self.users_)
-        out = np.empty((Xa.shape[0], Xb.shape[0]))
-        for j in range(Xb.shape[0]):
-            g_users = np.zeros((U, q))
-            if cb[j] >= 0:
-                g_users[cb[j]] = Xb[j]
-            a, b = self._hessian.solve(Xb[j], g_users)
-            col = Xa @ a
-            known = ca >= 0
-            col[known] += np.einsum("ij,ij->i", Xa[known], b[ca[known]])
-            if cb[j] < 0:
-                same = ca == cb[j]
-                col[same] += Xa[same] @ Xb[j] / self.alpha_user
-            out[:, j] = col
-        return out
-
-
-REGULARITY_WEIGHTS = {"global": (1.0, 0.0), "user": (0.0, 1.0), "total": (1.0, 1.0)}
-
-
-class GroupedView:
-    """A fitted multi-user model seen through one tangent, for the strategies.
-
-    The query strategies work on rows only; here each row carries its user's
-    index in a last column, and the tangent is the one of the chosen
-    regularity parameter ("global", "user") or of their sum ("total"), the
-    latter scoring the influence on the total complexity.
-
-    It has the interface of :class:`~sktangent._state.FittedState` that the
-    batches use (``family``, ``dispersion``, ``factorisation``, ``kernel``,
-    ``eta``, ``variance_scale``, ``cross_variance_scale``); its Hessian is
-    block-arrow, not a Cholesky factor, so ``factorisation`` is None and the
-    batches take their generic path. Built by
-    :meth:`MultiUserTangentRegressor.grouped_state`.
-    """
-
-    factorisation = None  # S column by column, with block-arrow solves
-    kernel = None
-
-    def __init__(self, *, family, dispersion, prepare, etas, cross_scale, weights):
-        self.family = family
-        self.dispersion = dispersion
-        self.weights = np.array(weights)
-        self._prepare = prepare
-        self._etas = etas
-        self._cross_scale = cross_scale
-
-    def rows(self, X, groups):
-        """Validated design rows with the user index appended."""
-        Xt, codes = self._prepare(X, groups)
-        return np.column_stack([Xt, codes.astype(float)])
-
-    @staticmethod
-    def _split(X_aug):
-        return X_aug[:, :-1], X_aug[:, -1].astype(int)
-
-    def eta(self, X_aug, with_tangent=False):
-        eta, tangents = self._etas(*self._split(X_aug))
-        if with_tangent:
-            return eta, tangents @ self.weights
-        return eta
-
-    def cross_variance_scale(self, Xa, Xb):
-        return self._cross_scale(*self._split(Xa), *self._split(Xb))
-
-    def variance_scale(self, X_aug):
-        return np.array(
-            [self.cross_variance_scale(r[None], r[None])[0, 0] for r in X_aug]
-        )
+        return GroupedView(self._state(), REGULARITY_WEIGHTS[regularity])

@@ -5,10 +5,7 @@ computation into a ValueError that names the argument and says what to do.
 """
 
 import numpy as np
-from sklearn.utils.validation import check_array, column_or_1d
-
-# The estimators import check_power from here; it lives with the families.
-from ._families import check_power  # noqa: F401
+from sklearn.utils.validation import _check_sample_weight, check_array, column_or_1d
 
 #: Parameters that define the fitted model: changing one with ``set_params``
 #: after ``fit`` leaves fitted attributes that no longer belong to it.
@@ -44,6 +41,23 @@ def check_target(y, input_name="y"):
             f"converted to float: {exc}"
         ) from exc
     return column_or_1d(y, warn=True)
+
+
+def check_weights(sample_weight, X):
+    """Sample weights as float64: non-negative, and positive somewhere.
+
+    ``None`` gives unit weights. A negative weight would turn a loss into a
+    gain, and all-zero weights leave nothing to fit; both raise a ValueError.
+    """
+    w = _check_sample_weight(sample_weight, X, dtype=np.float64)
+    if np.any(w < 0):
+        raise ValueError(
+            "sample_weight must be non-negative; found negative weights at "
+            f"indices {np.flatnonzero(w < 0)[:10].tolist()}."
+        )
+    if not np.any(w > 0):
+        raise ValueError("sample_weight is zero everywhere; nothing to fit.")
+    return w
 
 
 def snapshot_params(estimator):

@@ -41,7 +41,6 @@ from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 from sklearn.utils import Bunch, _safe_indexing
 from sklearn.utils.validation import (
-    _check_sample_weight,
     check_consistent_length,
 )
 
@@ -50,7 +49,7 @@ from ._estimator import TangentRegressor
 from ._loo import leave_one_out as _leave_one_out
 from ._loo import loo_shift
 from ._models import row_blocks
-from ._validation import check_finite_scores, check_target
+from ._validation import check_finite_scores, check_target, check_weights
 from .query import _unwrap
 
 __all__ = [
@@ -133,9 +132,7 @@ def _training_set(state, X, y, sample_weight):
     """
     X, y, eta = _labelled(state, X, y)
     _check_points(state, X)
-    w = _check_sample_weight(sample_weight, X, dtype=np.float64)
-    if np.any(w < 0):
-        raise ValueError("sample_weight must be non-negative.")
+    w = check_weights(sample_weight, X)
     g = w * state.family.gradient(y, eta)
     # The alpha that was fitted, whatever the estimator's alpha is now.
     alpha, coef = state.alpha, state.coef

@@ -1,5 +1,7 @@
 """Several regularity parameters: the multi-user model (THEORY section 7)."""
 
+import re
+
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -40,14 +42,15 @@ def test_schur_solve_equals_dense_solve(fit_intercept):
     X, y, groups, w = make_users()
     est = MultiUserTangentRegressor(0.7, 1.3, fit_intercept=fit_intercept)
     est.fit(X, y, groups=groups, sample_weight=w)
-    hess = est._hessian
+    hess = est.fitted_state_.hessian
     rng = np.random.RandomState(1)
     q = X.shape[1] + fit_intercept
+    assert hess.n_params == q * 6
     g = rng.normal(size=q * 6)
-    a, b = hess.solve(g[:q], g[q:].reshape(5, q))
-    np.testing.assert_allclose(
-        np.concatenate([a, b.ravel()]), np.linalg.solve(hess.dense(), g), rtol=1e-10
-    )
+    H = hess.dense()
+    np.testing.assert_allclose(hess.solve(g), np.linalg.solve(H, g), rtol=1e-10)
+    G = rng.normal(size=(q * 6, 3))
+    np.testing.assert_allclose(hess.solve(G), np.linalg.solve(H, G), rtol=1e-10)
 
 
 @pytest.mark.parametrize("family", ["normal", "poisson"])
@@ -145,8 +148,9 @@ def test_fit_scales_linearly_with_users():
     for n_users in (10, 200):
         X, y, groups, _ = make_users(n_users=n_users, n=20 * n_users, p=4)
         est = MultiUserTangentRegressor(1.0, 1.0).fit(X, y, groups=groups)
-        assert len(est._hessian.blocks) == n_users
-        assert all(b.shape == (5, 5) for b in est._hessian.blocks)
+        hess = est.fitted_state_.hessian
+        assert len(hess.blocks) == n_users
+        assert all(b.shape == (5, 5) for b in hess.blocks)
 
 
 def test_query_strategies_with_users():
@@ -208,3 +212,258 @@ def test_bad_groups():
 )
 def test_sklearn_compatible_multiuser(estimator, check):
     check(estimator)
+
+
+def fitted(family="normal", fit_intercept=True, **kwargs):
+    X, y, groups, w = make_users(family, **kwargs)
+    est = MultiUserTangentRegressor(
+        0.7, 1.3, family=family, fit_intercept=fit_intercept, tol=1e-12
+    ).fit(X, y, groups=groups, sample_weight=w)
+    return est, X, y, groups, w
+
+
+def penalty_matrices(hess):
+    """``P_global`` and ``P_user`` in the flat parameter layout."""
+    q, n = hess.q, hess.n_params
+    P_global, P_user = np.zeros((n, n)), np.eye(n)
+    P_global[:q, :q] = hess.P
+    P_user[:q, :q] = 0.0
+    return P_global, P_user
+
+
+@pytest.mark.parametrize("family", ["normal", "poisson"])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_hessian_tangent_and_effective_dof_equal_dense_formulas(family, fit_intercept):
+    est, *_ = fitted(family, fit_intercept)
+    state = est.fitted_state_
+    hess = state.hessian
+    H = hess.dense()
+    rho = np.random.RandomState(3).normal(size=hess.n_params)
+    np.testing.assert_allclose(hess.tangent(rho), -np.linalg.solve(H, rho), rtol=1e-9)
+    P_global, P_user = penalty_matrices(hess)
+    H_inv = np.linalg.inv(H)
+    dof = (
+        hess.n_params
+        - state.alpha_global * np.trace(H_inv @ P_global)
+        - state.alpha_user * np.trace(H_inv @ P_user)
+    )
+    np.testing.assert_allclose(hess.effective_dof(), dof, rtol=1e-10)
+    # The fitted tangents solve H t_k = -rho_k with rho_k = alpha_k P_k theta.
+    theta = state.theta
+    for k, (alpha, P) in enumerate(
+        [(state.alpha_global, P_global), (state.alpha_user, P_user)]
+    ):
+        np.testing.assert_allclose(
+            state.tangents[k], -np.linalg.solve(H, alpha * P @ theta), rtol=1e-8
+        )
+
+
+@pytest.mark.parametrize("family", ["normal", "poisson"])
+def test_grouped_objective_derivatives_match_finite_differences(family):
+    from sktangent._families import get_family
+    from sktangent._multiuser import GroupedObjective, design
+
+    X, y, groups, w = make_users(family, n_users=3, n=40)
+
+    def objective(a0, a1):
+        Xt = design(X, True)
+        return GroupedObjective(get_family(family), Xt, groups, 3, y, w, a0, a1, True)
+
+    obj = objective(0.7, 1.3)
+    theta = np.random.RandomState(4).normal(scale=0.1, size=obj.n_params)
+    h = 1e-6
+    basis = np.eye(obj.n_params)
+    fd_grad = [
+        (obj.value(theta + h * e) - obj.value(theta - h * e)) / (2 * h) for e in basis
+    ]
+    np.testing.assert_allclose(obj.gradient(theta), fd_grad, rtol=1e-6, atol=1e-6)
+    fd_hess = np.array(
+        [
+            (obj.gradient(theta + h * e) - obj.gradient(theta - h * e)) / (2 * h)
+            for e in basis
+        ]
+    )
+    np.testing.assert_allclose(obj.hessian(theta).dense(), fd_hess, atol=1e-5)
+    for k in range(2):
+        step = np.exp(h * np.eye(2)[k])
+        plus = objective(0.7 * step[0], 1.3 * step[1]).gradient(theta)
+        step = np.exp(-h * np.eye(2)[k])
+        minus = objective(0.7 * step[0], 1.3 * step[1]).gradient(theta)
+        np.testing.assert_allclose(
+            obj.rho(theta)[k], (plus - minus) / (2 * h), rtol=1e-6, atol=1e-8
+        )
+
+
+def test_fitted_state_is_frozen_and_public():
+    from dataclasses import FrozenInstanceError
+
+    est, X, y, groups, w = fitted()
+    state = est.fitted_state_
+    for name in ("theta", "tangents", "users"):
+        assert not getattr(state, name).flags.writeable
+    with pytest.raises(FrozenInstanceError):
+        state.alpha_user = 2.0
+    with pytest.raises(ValueError, match="read-only"):
+        state.theta[0] = 1.0
+    assert state.dispersion == est.dispersion_
+    for name in ("_theta", "_hessian", "_family", "_pearson", "_dispersion"):
+        assert not hasattr(est, name)
+    est.fit(X, y, groups=groups)
+    assert est.fitted_state_ is not state
+
+
+def test_set_params_without_refit_raises_or_leaves_scores_unchanged():
+    est, X, y, groups, w = fitted(n_users=3, n=60)
+    pool, pool_groups = X[:12] + 0.2, np.append(groups[:10], [7, 7])
+    view = est.grouped_state("user")
+    rows = view.rows(pool, pool_groups)
+    scores = {
+        "predict": est.predict(pool, pool_groups),
+        "tangent": est.predict_tangent(pool, pool_groups),
+        "influence": est.influence_score(pool, groups=pool_groups),
+        "labelled": est.influence_score(X, y, groups=groups),
+        "sampling": influence_sampling(est, pool, 3, groups=pool_groups)[1],
+        "batch": greedy_batch(view, rows, 3, "influence")[2],
+    }
+    est.set_params(alpha_user=10.0)
+    for call in (
+        lambda: est.predict(pool, pool_groups),
+        lambda: est.influence_score(pool, groups=pool_groups),
+        lambda: est.grouped_state("user"),
+        lambda: est.dispersion_,
+        lambda: view.rows(pool, pool_groups),
+        lambda: influence_sampling(est, pool, 3, groups=pool_groups),
+    ):
+        with pytest.raises(ValueError, match="changed after fit"):
+            call()
+    # A view already built reads the frozen state, not the new parameters.
+    np.testing.assert_array_equal(
+        greedy_batch(view, rows, 3, "influence")[2], scores["batch"]
+    )
+    est.set_params(alpha_user=1.3)
+    again = {
+        "predict": est.predict(pool, pool_groups),
+        "tangent": est.predict_tangent(pool, pool_groups),
+        "influence": est.influence_score(pool, groups=pool_groups),
+        "labelled": est.influence_score(X, y, groups=groups),
+        "sampling": influence_sampling(est, pool, 3, groups=pool_groups)[1],
+        "batch": greedy_batch(est.grouped_state("user"), rows, 3, "influence")[2],
+    }
+    for key, value in scores.items():
+        np.testing.assert_array_equal(again[key], value, err_msg=key)
+
+
+def sparse_problem(family, seed=0):
+    rng = np.random.RandomState(seed)
+    n, p = 150, 8
+    X = rng.normal(size=(n, p)) * (rng.uniform(size=(n, p)) < 0.3)
+    groups = rng.randint(6, size=n)
+    eta = 0.5 * X @ rng.normal(size=p) + 0.1 * groups
+    if family == "poisson":
+        y = rng.poisson(np.exp(eta)).astype(float)
+    else:
+        y = eta + 0.2 * rng.normal(size=n)
+    return X, y, groups, rng.uniform(0.5, 2.0, size=n)
+
+
+@pytest.mark.parametrize("family", ["normal", "poisson"])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("container", ["csr_matrix", "csc_matrix", "csr_array"])
+def test_sparse_fit_equals_dense_fit(family, fit_intercept, container):
+    from scipy import sparse
+
+    to_sparse = getattr(sparse, container)
+    X, y, groups, w = sparse_problem(family)
+    params = {"family": family, "fit_intercept": fit_intercept, "tol": 1e-10}
+    dense = MultiUserTangentRegressor(0.7, 1.3, **params)
+    dense.fit(X, y, groups=groups, sample_weight=w)
+    sparse_fit = MultiUserTangentRegressor(0.7, 1.3, **params)
+    sparse_fit.fit(to_sparse(X), y, groups=groups, sample_weight=w)
+    for name in (
+        "coef_",
+        "intercept_",
+        "user_coef_",
+        "user_intercept_",
+        "coef_tangent_",
+        "user_coef_tangent_",
+        "user_intercept_tangent_",
+        "dispersion_",
+    ):
+        np.testing.assert_allclose(
+            getattr(sparse_fit, name), getattr(dense, name), rtol=1e-10, atol=1e-12
+        )
+    query, query_groups = X[:20], np.append(groups[:18], [50, 50])
+    for verb in ("predict", "predict_tangent"):
+        np.testing.assert_allclose(
+            getattr(sparse_fit, verb)(to_sparse(query), query_groups),
+            getattr(dense, verb)(query, query_groups),
+            rtol=1e-10,
+            atol=1e-12,
+        )
+    for labels in (None, y[:20]):
+        np.testing.assert_allclose(
+            sparse_fit.influence_score(to_sparse(query), labels, groups=query_groups),
+            dense.influence_score(query, labels, groups=query_groups),
+            rtol=1e-10,
+            atol=1e-12,
+        )
+    picks = [
+        variance_sampling(est, Q, n_instances=3, groups=query_groups)
+        for est, Q in ((dense, query), (sparse_fit, to_sparse(query)))
+    ]
+    np.testing.assert_array_equal(picks[0][0], picks[1][0])
+    np.testing.assert_allclose(picks[0][1], picks[1][1], rtol=1e-10)
+
+
+def test_sparse_fit_never_densifies_the_data(monkeypatch):
+    from scipy import sparse
+
+    X, y, groups, w = sparse_problem("poisson")
+    X_sparse = sparse.csr_matrix(X)
+    shapes = []
+
+    def recording(method):
+        def wrapper(self, *args, **kwargs):
+            shapes.append(self.shape)
+            return method(self, *args, **kwargs)
+
+        return wrapper
+
+    for name in ("csr_matrix", "csc_matrix", "coo_matrix", "csr_array", "csc_array"):
+        cls = getattr(sparse, name)
+        monkeypatch.setattr(cls, "toarray", recording(cls.toarray))
+    est = MultiUserTangentRegressor(0.7, 1.3, family="poisson")
+    est.fit(X_sparse, y, groups=groups, sample_weight=w)
+    est.predict(X_sparse, groups)
+    est.influence_score(X_sparse, groups=groups)
+    assert shapes, "the q x q blocks come from sparse products"
+    n, q = X.shape[0], X.shape[1] + 1
+    assert all(shape[1] < q - 1 or shape[0] < n for shape in shapes), shapes
+
+
+def test_sample_weights_are_checked_as_by_tangent_regressor():
+    from sktangent._validation import check_weights
+
+    X, y, groups, w = make_users()
+    bad = w.copy()
+    bad[[3, 5]] = -1.0
+    with pytest.raises(ValueError, match=r"negative weights at indices \[3, 5\]"):
+        MultiUserTangentRegressor().fit(X, y, groups=groups, sample_weight=bad)
+    for weights in (bad, np.zeros_like(w)):
+        # scikit-learn may refuse all-zero weights itself, with its own message.
+        with pytest.raises(ValueError) as single:
+            TangentRegressor().fit(X, y, sample_weight=weights)
+        with pytest.raises(ValueError, match=re.escape(str(single.value))):
+            MultiUserTangentRegressor().fit(X, y, groups=groups, sample_weight=weights)
+        with pytest.raises(ValueError, match=re.escape(str(single.value))):
+            check_weights(weights, X)
+    np.testing.assert_array_equal(check_weights(None, X), np.ones(len(X)))
+
+
+def test_parameter_specifications_are_those_of_tangent_regressor():
+    shared = TangentRegressor._parameter_constraints
+    own = MultiUserTangentRegressor._parameter_constraints
+    assert set(own) == set(MultiUserTangentRegressor().get_params())
+    for name in ("family", "power", "dispersion", "fit_intercept", "max_iter", "tol"):
+        assert own[name] is shared[name]
+    assert own["alpha_global"] is own["alpha_user"] is shared["alpha"]
