@@ -11,7 +11,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._families import check_power, get_family, has_positive_targets
+from ._families import get_family, has_positive_targets
 from ._implicit import IllConditionedError
 from ._models import kernel_params, make_model
 from ._objective import Objective
@@ -183,14 +183,15 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
 
     fitted_state_ : FittedState
         Everything the fit leaves, as one frozen object: the family, the
-        model shape (``kernel``, the training rows of a dual system), the
-        Hessian at the optimum as the solver factorised it (``factorisation``
-        says ``"primal"``, ``"dual"`` or None for conjugate gradients), the
-        coefficients and their tangent, the ``alpha`` that was fitted, the
-        dispersion, and the verbs built on them: ``eta(X)`` (the linear
-        predictor and its tangent), ``variance_scale(X)`` and
-        ``cross_variance_scale(Xa, Xb)`` (:math:`S(x, x')`),
-        ``train_kernel`` and ``validate_query``. The influence functions and
+        model shape (``model``: linear, linear solved in the dual, or
+        kernel), the Hessian at the optimum as the solver left it
+        (``factorisation`` says ``"primal"``, ``"dual"`` or None for
+        conjugate gradients), the coefficients and their tangent, the
+        ``alpha`` that was fitted, the dispersion, and the verbs built on
+        them: ``eta(X)`` (the linear predictor and its tangent),
+        ``predict``, ``predict_tangent``, ``influence_score``,
+        ``variance_scale(X)`` and ``cross_variance_scale(Xa, Xb)``
+        (:math:`S(x, x')`), and ``validate_query``. The influence functions and
         the query strategies read only this object, so they keep describing
         the fitted model whatever ``set_params`` does before the next
         ``fit``. Its verbs take validated rows; see :doc:`/architecture`.
@@ -356,8 +357,7 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
                 f"the training samples; got shape {X.shape}."
             )
         w = check_weights(sample_weight, X)
-        check_power(self.family, self.power)
-        family = get_family(self.family, self.power)
+        family = get_family(self.family, self.power, warn=True)
         family.check_y(y)
         solver, shape = choose_solver(
             self.solver,

@@ -530,14 +530,14 @@ def has_positive_targets(name, power=None):
     return family.y_support.is_positive_half_line
 
 
-def get_family(name, power=None):
+def get_family(name, power=None, *, warn=False):
     """Return the family object for ``name`` (``power`` is Tweedie's).
 
-    A power given to another family is ignored here without a warning; the
-    estimators warn through :func:`check_power`.
+    A power given to another family is ignored, with a UserWarning when
+    ``warn`` is true (the estimators' ``fit``; :func:`check_power`).
     """
     if name not in _FAMILIES:
         raise ValueError(f"Unknown family {name!r}; choose one of {sorted(_FAMILIES)}.")
-    power = check_power(name, power, warn=False)
+    power = check_power(name, power, warn=warn)
     family = _FAMILIES[name]
     return family() if power is None else family(power)

@@ -37,7 +37,6 @@ from sklearn.utils.validation import (
 
 from ._estimator import TangentRegressor
 from ._families import (
-    check_power,
     dispersion_root,
     get_family,
     has_positive_targets,
@@ -767,8 +766,7 @@ class MultiUserTangentRegressor(RegressorMixin, BaseEstimator):
             groups = check_groups(groups)
             _check_length(groups, n)
         w = check_weights(sample_weight, X)
-        check_power(self.family, self.power)
-        family = get_family(self.family, self.power)
+        family = get_family(self.family, self.power, warn=True)
         family.check_y(y)
         users, codes = np.unique(groups, return_inverse=True)
         obj = GroupedObjective(
