@@ -21,7 +21,6 @@ the design rows ``x~`` with the user's index appended as a last column
 """
 
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -37,12 +36,12 @@ from sklearn.utils.validation import (
 
 from ._estimator import TangentRegressor
 from ._families import (
-    dispersion_root,
     get_family,
     has_positive_targets,
 )
 from ._implicit import _factorise
 from ._solvers import _damped_newton, _initial_intercept, _iteration_weights
+from ._state import Dispersion, frozen
 from ._validation import (
     check_eta,
     check_finite_scores,
@@ -411,15 +410,8 @@ class BlockArrowHessian:
 
 
 # ------------------------------------------------------------- fitted state
-def _frozen(a):
-    """A read-only view: the state cannot be changed through its arrays."""
-    view = np.asarray(a).view()
-    view.flags.writeable = False
-    return view
-
-
 @dataclass(frozen=True, eq=False)
-class MultiUserState:
+class MultiUserState(Dispersion):
     r"""The fitted model of a :class:`MultiUserTangentRegressor`.
 
     Built once by ``fit`` and kept as ``fitted_state_``; never changed
@@ -465,23 +457,7 @@ class MultiUserState:
 
     def __post_init__(self):
         for name in ("theta", "tangents", "users"):
-            object.__setattr__(self, name, _frozen(getattr(self, name)))
-
-    @cached_property
-    def dispersion_root(self):
-        """``sqrt(dispersion)``, computed once without overflow."""
-        return dispersion_root(
-            self.family,
-            self.pearson,
-            self.n_positive,
-            self.hessian.effective_dof,
-            self.dispersion_rule,
-        )
-
-    @property
-    def dispersion(self):
-        with np.errstate(over="ignore"):
-            return float(np.square(self.dispersion_root))
+            object.__setattr__(self, name, frozen(getattr(self, name)))
 
     def split(self, theta):
         """``(w, delta)`` of a vector in the parameter layout."""

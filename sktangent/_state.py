@@ -18,7 +18,32 @@ from ._models import LinearDualModel, row_blocks
 from ._validation import check_eta, check_finite_scores, check_target
 
 
-def _frozen(a):
+class Dispersion:
+    """The dispersion of a fitted state, from the fields ``family``,
+    ``pearson``, ``n_positive``, ``hessian`` and ``dispersion_rule``.
+
+    Computed on first use: for kernel models the trace behind the degrees
+    of freedom costs as much as the factorisation.
+    """
+
+    @cached_property
+    def dispersion_root(self):
+        """``sqrt(dispersion)``, computed once without overflow."""
+        return dispersion_root(
+            self.family,
+            self.pearson,
+            self.n_positive,
+            self.hessian.effective_dof,
+            self.dispersion_rule,
+        )
+
+    @property
+    def dispersion(self):
+        with np.errstate(over="ignore"):
+            return float(np.square(self.dispersion_root))
+
+
+def frozen(a):
     """A read-only view: the state cannot be changed through its arrays."""
     view = np.asarray(a).view()
     view.flags.writeable = False
@@ -26,7 +51,7 @@ def _frozen(a):
 
 
 @dataclass(frozen=True, eq=False)
-class FittedState:
+class FittedState(Dispersion):
     r"""The fitted model of a :class:`~sktangent.TangentRegressor`.
 
     Built once by ``fit`` and kept as ``fitted_state_``; never changed
@@ -90,8 +115,8 @@ class FittedState:
     check_query: Any = field(repr=False)
 
     def __post_init__(self):
-        object.__setattr__(self, "coef", _frozen(self.coef))
-        object.__setattr__(self, "tangent", _frozen(self.tangent))
+        object.__setattr__(self, "coef", frozen(self.coef))
+        object.__setattr__(self, "tangent", frozen(self.tangent))
 
     # ----------------------------------------------------------- shape
     @property
@@ -128,23 +153,6 @@ class FittedState:
     def n_fit(self):
         """Number of training rows of a dual model."""
         return self.model.n_fit
-
-    # ------------------------------------------------------ dispersion
-    @cached_property
-    def dispersion_root(self):
-        """``sqrt(dispersion)``, computed once without overflow."""
-        return dispersion_root(
-            self.family,
-            self.pearson,
-            self.n_positive,
-            self.hessian.effective_dof,
-            self.dispersion_rule,
-        )
-
-    @property
-    def dispersion(self):
-        with np.errstate(over="ignore"):
-            return float(np.square(self.dispersion_root))
 
     # ------------------------------------------------------------ verbs
     def validate_query(self, X):
