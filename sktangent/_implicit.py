@@ -18,7 +18,7 @@ freedom. Three implementations (docs/theory.rst, section 2):
 * :class:`CGHessian` -- ``H`` of a linear model too large to factorise, used
   through the objective's Hessian-vector products and conjugate gradients.
 
-The multi-user model's block-arrow Hessian (:mod:`sktangent._multiuser`)
+The multi-user model's block-arrow Hessian (:mod:`sktangent._grouped`)
 declares the same interface.
 
 ``D`` is ``w * l''`` at the optimum (the sample weights for the normal

@@ -31,7 +31,8 @@ from ._batch import greedy_batch
 from ._cv import TangentRegressorCV
 from ._estimator import TangentRegressor
 from ._goal import expected_influence_batch
-from ._multiuser import GroupedView, MultiUserTangentRegressor
+from ._grouped import GroupedView
+from ._multiuser import MultiUserTangentRegressor
 from ._validation import check_finite_scores
 
 __all__ = ["expected_influence_sampling", "influence_sampling", "variance_sampling"]

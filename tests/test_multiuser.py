@@ -9,7 +9,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sktangent import MultiUserTangentRegressor, TangentRegressor
 from sktangent._batch import greedy_batch
-from sktangent._multiuser import REGULARITY_WEIGHTS
+from sktangent._grouped import REGULARITY_WEIGHTS
 from sktangent.query import influence_sampling, variance_sampling
 
 
@@ -261,7 +261,7 @@ def test_hessian_tangent_and_effective_dof_equal_dense_formulas(family, fit_inte
 @pytest.mark.parametrize("family", ["normal", "poisson"])
 def test_grouped_objective_derivatives_match_finite_differences(family):
     from sktangent._families import get_family
-    from sktangent._multiuser import GroupedObjective, design
+    from sktangent._grouped import GroupedObjective, design
 
     X, y, groups, w = make_users(family, n_users=3, n=40)
 
