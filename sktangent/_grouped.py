@@ -29,8 +29,9 @@ import numpy as np
 from scipy import linalg, sparse
 from sklearn.utils.validation import check_array
 
-from ._implicit import _factorise
-from ._solvers import _initial_intercept, _iteration_weights
+from ._implicit import factorise
+from ._objective import iteration_weights
+from ._solvers import initial_intercept
 from ._state import Dispersion, frozen
 from ._validation import check_eta
 
@@ -216,7 +217,7 @@ class GroupedObjective:
         """Zero deviations, and the intercept of the intercept-only model."""
         theta = np.zeros(self.n_params)
         if self.fit_intercept:
-            theta[self.q - 1] = _initial_intercept(self.family, self.y, self.w, True)
+            theta[self.q - 1] = initial_intercept(self.family, self.y, self.w, True)
         return theta
 
     def eta(self, theta):
@@ -252,7 +253,7 @@ class GroupedObjective:
 
     def newton_weights(self, theta):
         """The curvature of a Newton step (Fisher's where ``l''`` is negative)."""
-        d, _ = _iteration_weights(self.family, self.y, self.w, self.eta(theta))
+        d, _ = iteration_weights(self.family, self.y, self.w, self.eta(theta))
         return d
 
     def hessian(self, theta, weights=None):
@@ -299,14 +300,14 @@ class BlockArrowHessian:
         S = alpha_global * self.P
         self.CD = []  # C_u D_u^-1
         for C in blocks:
-            L = _factorise(C + alpha_user * np.eye(q), "user block C_u + alpha_user*I")
+            L = factorise(C + alpha_user * np.eye(q), "user block C_u + alpha_user*I")
             self.user_factors.append(L)
             # C D^-1 = I - alpha_user D^-1, which keeps S symmetric and stable.
             CD = np.eye(q) - alpha_user * linalg.cho_solve((L, True), np.eye(q))
             self.CD.append(CD)
             S = S + alpha_user * CD
         S = 0.5 * (S + S.T)
-        self.schur = _factorise(S, "Schur complement of the global block")
+        self.schur = factorise(S, "Schur complement of the global block")
 
     def solve(self, g):
         """``H^-1 g`` for ``g`` of shape (n_params,) or (n_params, k)."""

@@ -50,7 +50,7 @@ class IllConditionedError(ValueError):
 RCOND_MIN = 1e-13
 
 
-def _factorise(A, what):
+def factorise(A, what):
     """Cholesky factor (lower) of the symmetric matrix ``A``, in place.
 
     Raises a ValueError that says to increase alpha when ``A`` is singular or
@@ -224,7 +224,7 @@ class PrimalHessian(Hessian):
         A[self.constant, :] = 0.0
         A[:, self.constant] = 0.0
         A.flat[:: self.n_features + 1] += alpha
-        self.L = _factorise(A, "penalised Hessian X'DX + alpha*I")
+        self.L = factorise(A, "penalised Hessian X'DX + alpha*I")
         self._Linv = None
         self._trace = None
         self.offset = 1.0 / self.d_sum if fit_intercept else 0.0
@@ -364,7 +364,7 @@ class DualHessian(Hessian):
             A *= self.sqrt_d[:, None]
             A *= self.sqrt_d[None, :]
         A.flat[:: self.n + 1] += alpha
-        self.L = _factorise(A, "kernel system sqrt(D) K sqrt(D) + alpha*I")
+        self.L = factorise(A, "kernel system sqrt(D) K sqrt(D) + alpha*I")
         self.s = 1.0
         if fit_intercept:
             self.u = self._solve_A(self.sqrt_d)

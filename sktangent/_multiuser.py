@@ -26,7 +26,7 @@ from ._grouped import (
     check_length,
     design,
 )
-from ._solvers import _damped_newton
+from ._solvers import damped_newton
 from ._validation import (
     check_finite_scores,
     check_target,
@@ -251,7 +251,7 @@ class MultiUserTangentRegressor(RegressorMixin, BaseEstimator):
         def step_at(theta, grad):
             return -obj.hessian(theta, obj.newton_weights(theta)).solve(grad)
 
-        theta, n_iter = _damped_newton(
+        theta, n_iter = damped_newton(
             obj.start(),
             obj.value,
             obj.gradient,

@@ -26,7 +26,6 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.extmath import safe_sparse_dot
 
 from ._implicit import CGHessian, DualHessian, PrimalHessian, constant_columns
-from ._objective import iteration_weights
 
 # Above this many coefficients "auto" avoids factorising a dense Hessian.
 MAX_DENSE_PARAMS = 2000
@@ -159,17 +158,13 @@ class ClosedForm:
 
 
 # --------------------------------------------------------------------- GLMs
-def _initial_intercept(family, y, w, fit_intercept):
+def initial_intercept(family, y, w, fit_intercept):
     """The link of the weighted mean of y: the optimum of an intercept-only model."""
     if not fit_intercept:
         return 0.0
     mean = float(w @ y) / float(np.sum(w))
     low, high = family.mean_bounds
     return float(family.link(min(max(mean, low), high)))
-
-
-# The multi-user model's Newton steps use the same rule.
-_iteration_weights = iteration_weights
 
 
 def _line_search(objective_at, theta, step, value, slope, max_halvings=50):
@@ -188,7 +183,7 @@ def _line_search(objective_at, theta, step, value, slope, max_halvings=50):
     return theta, value, False
 
 
-def _damped_newton(theta, value_at, gradient_at, step_at, max_iter, tol, scale):
+def damped_newton(theta, value_at, gradient_at, step_at, max_iter, tol, scale):
     """Newton's method with backtracking, shared by the linear and kernel GLMs.
 
     Stops when both ``max|grad J| <= tol * scale`` (``scale = sum(w)``: the
@@ -249,7 +244,7 @@ def _start(obj):
     """Zero coefficients and the intercept of an intercept-only model."""
     theta = np.zeros(obj.n_params)
     if obj.fit_intercept:
-        theta[-1] = _initial_intercept(obj.family, obj.y, obj.w, True)
+        theta[-1] = initial_intercept(obj.family, obj.y, obj.w, True)
     return theta
 
 
@@ -301,7 +296,7 @@ class Newton:
         return obj.join(result.coef, result.intercept)
 
     def _iterate(self, obj, theta, step_at):
-        return _damped_newton(
+        return damped_newton(
             theta,
             obj.value,
             obj.gradient,
