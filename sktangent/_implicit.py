@@ -130,10 +130,23 @@ class Hessian:
         The same from rows.
     effective_dof()
         ``trace(H^-1 X~' D X~)``, for the dispersion.
+    variance_scale_alpha_derivative(rows, prior_diagonal)
+        ``alpha dS(x, x)/dalpha`` at fixed curvature (factorised Hessians
+        only: the derivative of the leave-one-out error).
+
+    A Hessian may also have ``features(W)`` (``S`` as a plain inner
+    product, primal) and ``directions(W)`` (``H^-1 x~`` in ``theta``); the
+    covariance scale asks for them only where they exist.
     """
 
     factorisation = None
     constant = None
+
+    def variance_scale_alpha_derivative(self, rows, prior_diagonal=None):
+        raise ValueError(
+            "The derivative of S in alpha needs a factorised Hessian; fit with "
+            "solver='newton-cholesky' (or 'auto' with fewer coefficients)."
+        )
 
     def tangent(self, rho):
         """``t = d theta / ds = -H^-1 rho``."""
@@ -396,6 +409,11 @@ class DualHessian(Hessian):
         """
         g = np.asarray(g, dtype=float)
         g_c = g[: self.n]
+        if np.any(g_c[self.sqrt_d == 0] != 0):
+            raise ValueError(
+                "DualHessian.solve needs a right-hand side that vanishes at "
+                "the rows of zero curvature (as rho does)."
+            )
         r = np.divide(g_c, self.sqrt_d, out=np.zeros_like(g_c), where=self.sqrt_d > 0)
         z, b = self.bordered_solve(r, g[self.n] if self.fit_intercept else 0.0)
         x = self.sqrt_d * z

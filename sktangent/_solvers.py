@@ -36,7 +36,9 @@ class FitResult:
     coef: np.ndarray  # beta (primal) or c (dual)
     intercept: float
     hessian: object  # a Hessian (sktangent._implicit)
-    eta: np.ndarray  # linear predictor at the training points
+    # The linear predictor at the training points (the dual closed form puts
+    # y at rows of zero weight, which no estimate reads).
+    eta: np.ndarray
     n_iter: int = 0
 
 
@@ -148,6 +150,10 @@ class ClosedForm:
         hess = DualHessian(
             obj.design, w, alpha, obj.fit_intercept, overwrite_K=obj.model.gram_is_copy
         )
+        if obj.model.gram_is_copy:
+            # The factor took the kernel matrix's memory: the objective can
+            # no longer evaluate, and must not pretend to.
+            obj.design = None
         z, intercept = hess.bordered_solve(hess.sqrt_d * y)
         coef = hess.sqrt_d * z
         # K may be gone (overwritten by the factor): recover the training
@@ -476,8 +482,9 @@ class LBFGS:
             theta0,
             jac=True,
             method="L-BFGS-B",
-            # ftol=0: stop on the gradient (as documented), not on a stalled
-            # value.
+            # ftol=0: stop on the gradient (as documented) rather than on a
+            # slow decrease; scipy still stops once the value no longer
+            # decreases at all (rounding level), and the test below warns.
             options={"maxiter": self.max_iter, "gtol": tol, "ftol": 0.0},
         )
         theta = to_theta(res.x)
