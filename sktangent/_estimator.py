@@ -370,7 +370,7 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         )
         params = kernel_params(self) if self.kernel is not None else None
         model = make_model(shape, X, w, self.fit_intercept, self.kernel, params)
-        design = model.gram() if model.dual else X
+        design = model.design(X)
         alpha = float(self.alpha)
         objective = Objective(family, model, design, y, w, alpha, self.fit_intercept)
         result = solver.solve(objective)

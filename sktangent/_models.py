@@ -278,6 +278,10 @@ class LinearModel:
         """Columns of a Hessian row: what a block of query rows costs."""
         return self.n_features
 
+    def design(self, X):
+        """The matrix the objective multiplies coefficients with: ``X``."""
+        return X
+
     def eta(self, X, coefs):
         """``X @ coefs`` (coefficients as stored in the fitted state)."""
         return _linear_eta(X, coefs)
@@ -354,6 +358,10 @@ class KernelModel:
     def gram_is_copy(self):
         return not self.precomputed
 
+    def design(self, X):
+        """The matrix the objective multiplies coefficients with: ``K``."""
+        return self.gram()
+
     def eta(self, X, coefs):
         return kernel_dot(X, self.X_fit, coefs, self.kernel, self.params)
 
@@ -418,6 +426,10 @@ class LinearDualModel(CentredLinearKernel):
     @property
     def width(self):
         return self.n_fit
+
+    def design(self, X):
+        """The kernel matrix of the centred training rows."""
+        return self.gram()
 
     def eta(self, X, coefs):
         return _linear_eta(X, coefs)
