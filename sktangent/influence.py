@@ -49,8 +49,8 @@ from ._estimator import TangentRegressor
 from ._loo import leave_one_out as _leave_one_out
 from ._loo import loo_shift
 from ._models import row_blocks
+from ._strategy import unwrap
 from ._validation import check_finite_scores, check_target, check_weights
-from .query import _unwrap
 
 __all__ = [
     "drop_harmful",
@@ -78,7 +78,7 @@ def _check_estimator(estimator):
     the pipeline's earlier steps first.
     """
     try:
-        est, transform = _unwrap(estimator)
+        est, transform = unwrap(estimator)
     except TypeError:
         est = None
     if not isinstance(est, TangentRegressor):

@@ -33,7 +33,7 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra
     ) from exc
 
 from ._estimator import TangentRegressor
-from .query import _select, _unwrap
+from ._strategy import select, strategy_options, unwrap
 
 __all__ = ["ExpectedInfluenceSampling", "InfluenceSampling", "VarianceSampling"]
 
@@ -123,13 +123,8 @@ class _TangentPoolStrategy(SingleAnnotatorPoolQueryStrategy):
                 return empty, np.empty((0, n_cols))
             return empty
 
-        options = {
-            "random_tie_break": True,
-            "random_state": self.random_state_,
-            "groups": None,
-            "regularity": "total",
-        }
-        picks, _, cand_utilities = _select(
+        options = strategy_options(True, self.random_state_, None, "total")
+        picks, _, cand_utilities = select(
             model,
             X_cand,
             batch_size,
@@ -186,7 +181,7 @@ class _TangentPoolStrategy(SingleAnnotatorPoolQueryStrategy):
                 if sample_weight is not None:
                     fit_params["sample_weight"] = sample_weight[labeled]
                 model = clone(reg).fit(X[labeled], y[labeled], **fit_params)
-        est, _ = _unwrap(model)  # fitted, or an error naming what is accepted
+        est, _ = unwrap(model)  # fitted, or an error naming what is accepted
         if not isinstance(est, TangentRegressor):
             raise TypeError(
                 f"{type(self).__name__} scores candidates with a TangentRegressor; "
