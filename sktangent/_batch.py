@@ -76,7 +76,7 @@ def _argmax(scores, order):
     return int(order[np.argmax(scores[order])])
 
 
-def _take_best(score, taken, order, score_rows):
+def take_best(score, taken, order, score_rows):
     """One greedy step: record the scores, mask earlier picks, take the best.
 
     Appends the row (NaN at earlier picks) to ``score_rows`` unless it is
@@ -136,7 +136,7 @@ def greedy_batch(
             score = phi * fisher * tangent**2
         else:
             score = phi * mean_slope2 * s_diag
-        q, best = _take_best(score, taken, order, score_rows)
+        q, best = take_best(score, taken, order, score_rows)
         indices.append(q)
         scores.append(best)
         if n_instances == 1:

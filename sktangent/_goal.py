@@ -32,7 +32,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
-from ._batch import PoolCovariance, _take_best
+from ._batch import PoolCovariance, take_best
 from ._models import row_blocks
 
 
@@ -181,7 +181,7 @@ def expected_influence_batch(
         with np.errstate(invalid="ignore", divide="ignore"):
             score = phi * geometry.scale * spread / (label_noise + s_diag)
         score = np.where(np.isfinite(label_noise), score, 0.0)
-        q, best = _take_best(score, taken, order, score_rows)
+        q, best = take_best(score, taken, order, score_rows)
         indices.append(q)
         scores.append(best)
         if k == n_instances - 1:
