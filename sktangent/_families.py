@@ -107,6 +107,8 @@ class Family:
     def check_y(self, y):
         """Raise a ValueError naming the family if ``y`` is outside ``y_support``."""
         support = self.y_support
+        if support.low == -np.inf and support.high == np.inf:
+            return  # every finite y (non-finite ones are refused earlier)
         bad = support.outside(y)
         if np.any(bad):
             note = f" ({support.note})" if support.note else ""

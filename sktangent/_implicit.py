@@ -289,10 +289,12 @@ class PrimalHessian(Hessian):
         g = np.asarray(g, dtype=float)
         p = self.n_features
         g_b = g[p] if self.fit_intercept else 0.0
-        z = self.solve_centred(g[:p] - self.x_mean * g_b)
         if not self.fit_intercept:
-            return z
-        return np.append(z, g_b / self.d_sum - self.x_mean @ z)
+            return self.solve_centred(g[:p])
+        out = np.empty(self.n_params)
+        out[:p] = z = self.solve_centred(g[:p] - self.x_mean * g_b)
+        out[p] = g_b / self.d_sum - self.x_mean @ z
+        return out
 
     # -- covariance -----------------------------------------------------------
     @property

@@ -126,15 +126,17 @@ class Objective:
 
     def rho(self, theta):
         """``d/ds grad J`` (``s = log alpha``) in the coordinates of the Hessian
-        the solver factorised: ``alpha [coef, 0]``.
+        the solver factorised: ``alpha [coef, 0]``. ``theta`` may be the
+        coefficients alone, without the intercept.
 
         In ``theta`` itself ``d/ds grad J = (alpha / 2) grad Omega = alpha [P
         coef, 0]``; a model solved in the dual factors the penalty matrix
         ``P = K`` out of its rows and of the Hessian, which leaves ``alpha
         [c, 0]`` as for the primal linear model (``P = I``).
         """
-        coef, _ = self.split(theta)
-        return self.alpha * self.join(coef, 0.0)
+        out = np.zeros(self.n_params)
+        out[: self.n_coef] = self.alpha * theta[: self.n_coef]
+        return out
 
     def curvature_weights(self, theta):
         """``d_i = w_i l''(y_i, eta_i)``, the IRLS weights at ``theta``."""

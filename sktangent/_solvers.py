@@ -86,9 +86,8 @@ def finish(objective, result):
     and the coefficients are then mapped to the estimator's coefficients by
     the model (the primal ``beta`` of a linear model solved in the dual).
     """
-    theta = objective.join(result.coef, result.intercept)
     tangent, intercept_tangent = objective.split(
-        result.hessian.tangent(objective.rho(theta))
+        result.hessian.tangent(objective.rho(result.coef))
     )
     intercept_tangent = float(intercept_tangent)
     model = objective.model
