@@ -12,11 +12,7 @@ from sklearn.utils.validation import (
 )
 
 from ._families import get_family, has_positive_targets
-from ._implicit import IllConditionedError
-from ._models import kernel_params, make_model
-from ._objective import Objective
-from ._solvers import choose_solver, finish
-from ._state import FittedState
+from ._state import fit_state
 from ._validation import (
     check_target,
     check_unchanged,
@@ -359,52 +355,18 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         w = check_weights(sample_weight, X)
         family = get_family(self.family, self.power, warn=True)
         family.check_y(y)
-        solver, shape = choose_solver(
-            self.solver,
-            family,
-            self.kernel,
-            n_samples,
-            X.shape[1],
-            self.fit_intercept,
-            {"max_iter": self.max_iter, "tol": self.tol},
+        state, n_iter = fit_state(
+            family, X, y, w, self, self.dispersion, check_query=self._validate_query
         )
-        params = kernel_params(self) if self.kernel is not None else None
-        model = make_model(shape, X, w, self.fit_intercept, self.kernel, params)
-        design = model.design(X)
-        alpha = float(self.alpha)
-        objective = Objective(family, model, design, y, w, alpha, self.fit_intercept)
-        result = solver.solve(objective)
-        coef, intercept, tangent, intercept_tangent = finish(objective, result)
-        for name, value in (("coefficients", coef), ("tangent", tangent)):
-            if not np.all(np.isfinite(value)):
-                raise IllConditionedError(
-                    f"The fit produced non-finite {name} (overflow for extreme "
-                    "linear predictors). Scale the features or increase alpha."
-                )
-        if model.kernel is not None:
+        if state.model.kernel is not None:
             self.X_fit_ = X
-            self.dual_coef_, self.dual_coef_tangent_ = coef, tangent
+            self.dual_coef_, self.dual_coef_tangent_ = state.coef, state.tangent
         else:
-            self.coef_, self.coef_tangent_ = coef, tangent
-        self.intercept_, self.intercept_tangent_ = intercept, intercept_tangent
-        self.n_iter_ = max(int(result.n_iter), 1)
-        self.fitted_state_ = FittedState(
-            family=family,
-            model=model,
-            hessian=result.hessian,
-            alpha=alpha,
-            fit_intercept=bool(self.fit_intercept),
-            coef=coef,
-            tangent=tangent,
-            intercept=intercept,
-            intercept_tangent=intercept_tangent,
-            solver=solver.name,
-            tol=float(self.tol),
-            dispersion_rule=self.dispersion,
-            pearson=family.pearson_statistic(y, result.eta, w),
-            n_positive=int(np.sum(w > 0)),
-            check_query=self._validate_query,
-        )
+            self.coef_, self.coef_tangent_ = state.coef, state.tangent
+        self.intercept_ = state.intercept
+        self.intercept_tangent_ = state.intercept_tangent
+        self.n_iter_ = n_iter
+        self.fitted_state_ = state
         self._fitted_params = snapshot_params(self)
         return self
 

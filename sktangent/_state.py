@@ -14,7 +14,10 @@ import numpy as np
 from sklearn.utils.validation import check_consistent_length
 
 from ._families import dispersion_root
-from ._models import LinearDualModel, row_blocks
+from ._implicit import IllConditionedError
+from ._models import LinearDualModel, kernel_params, make_model, row_blocks
+from ._objective import Objective
+from ._solvers import choose_solver, finish
 from ._validation import check_eta, check_finite_scores, check_target
 
 
@@ -41,6 +44,66 @@ class Dispersion:
     def dispersion(self):
         with np.errstate(over="ignore"):
             return float(np.square(self.dispersion_root))
+
+
+def fit_state(family, X, y, w, params, dispersion_rule, check_query):
+    """Fit one model and build its state; returns ``(state, n_iter)``.
+
+    ``params`` is the estimator whose parameters say what to fit (``alpha``,
+    the kernel and its parameters, ``fit_intercept``, ``solver``,
+    ``max_iter``, ``tol``); ``X``, ``y`` and ``w`` are validated, ``y`` in
+    ``family``'s support. The one fitting path of every single-alpha
+    estimator: choose the solver and the model shape, build the objective,
+    solve, and take the tangent with the Hessian the solver left.
+    """
+    kernel = params.kernel
+    solver, shape = choose_solver(
+        params.solver,
+        family,
+        kernel,
+        X.shape[0],
+        X.shape[1],
+        params.fit_intercept,
+        {"max_iter": params.max_iter, "tol": params.tol},
+    )
+    model = make_model(
+        shape,
+        X,
+        w,
+        params.fit_intercept,
+        kernel,
+        kernel_params(params) if kernel is not None else None,
+    )
+    alpha = float(params.alpha)
+    objective = Objective(
+        family, model, model.design(X), y, w, alpha, params.fit_intercept
+    )
+    result = solver.solve(objective)
+    coef, intercept, tangent, intercept_tangent = finish(objective, result)
+    for name, value in (("coefficients", coef), ("tangent", tangent)):
+        if not np.all(np.isfinite(value)):
+            raise IllConditionedError(
+                f"The fit produced non-finite {name} (overflow for extreme "
+                "linear predictors). Scale the features or increase alpha."
+            )
+    state = FittedState(
+        family=family,
+        model=model,
+        hessian=result.hessian,
+        alpha=alpha,
+        fit_intercept=bool(params.fit_intercept),
+        coef=coef,
+        tangent=tangent,
+        intercept=intercept,
+        intercept_tangent=intercept_tangent,
+        solver=solver.name,
+        tol=float(params.tol),
+        dispersion_rule=dispersion_rule,
+        pearson=family.pearson_statistic(y, result.eta, w),
+        n_positive=int(np.sum(w > 0)),
+        check_query=check_query,
+    )
+    return state, max(int(result.n_iter), 1)
 
 
 def frozen(a):
