@@ -1,0 +1,416 @@
+"""TangentClassifier: logistic models that also know how the penalty shapes them."""
+
+import numpy as np
+from scipy.special import expit, log_softmax
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import (
+    check_consistent_length,
+    check_is_fitted,
+    validate_data,
+)
+
+from ._estimator import TangentRegressor
+from ._families import get_family
+from ._models import kernel_params
+from ._multinomial import (
+    KernelFeatureModel,
+    LinearFeatures,
+    MultinomialState,
+    fit_multinomial,
+    one_hot,
+)
+from ._solvers import MAX_DENSE_PARAMS
+from ._state import fit_state
+from ._validation import (
+    check_finite_scores,
+    check_unchanged,
+    check_weights,
+    snapshot_params,
+)
+
+_SHARED = (
+    "alpha",
+    "kernel",
+    "gamma",
+    "degree",
+    "coef0",
+    "kernel_params",
+    "fit_intercept",
+    "max_iter",
+    "tol",
+)
+
+_SHAPE_ATTRIBUTES = (
+    "coef_",
+    "coef_tangent_",
+    "dual_coef_",
+    "dual_coef_tangent_",
+    "X_fit_",
+)
+
+
+class TangentClassifier(ClassifierMixin, BaseEstimator):
+    r"""Penalised logistic regression with its regularity tangent.
+
+    Binary and multinomial logistic models, linear or kernel, fitted by
+    Newton's method (or L-BFGS for large models), which also compute the
+    *regularity tangent*: the derivative of the fitted parameters with
+    respect to ``s = log(alpha)``, by implicit differentiation at the cost of
+    one more solve with the Hessian that fitting factorised.
+
+    Read more in the :ref:`User Guide <classification>`.
+
+    Parameters
+    ----------
+    alpha : float, default=1.0
+        Regularisation strength. The objective is the *sum* of the weighted
+        log-losses plus :math:`\tfrac{\alpha}{2}\Omega`, so ``alpha`` maps to
+        :class:`~sklearn.linear_model.LogisticRegression`'s ``C = 1 /
+        alpha``. With two classes the model is the binary one, with one
+        coefficient vector; with more, the over-parametrised multinomial
+        model with one vector per class (penalised, so that they sum to zero)
+        and intercepts that sum to zero, as scikit-learn's.
+
+    kernel : str, callable or None, default=None
+        ``None`` for the linear model; otherwise a kernel accepted by
+        :func:`sklearn.metrics.pairwise.pairwise_kernels` (with
+        ``"precomputed"`` for two classes only), and the penalty is the RKHS
+        norm. Multinomial kernel models are fitted on the features
+        :math:`k(x, X) V\Lambda^{-1/2}` of the eigendecomposition of the
+        training kernel matrix (directions with eigenvalues below ``1e-12``
+        of the largest dropped), which is the same model.
+
+    gamma, degree, coef0, kernel_params
+        Kernel parameters, as in :class:`TangentRegressor`.
+
+    fit_intercept : bool, default=True
+        Fit unpenalised intercepts.
+
+    solver : {"auto", "newton-cholesky", "lbfgs"}, default="auto"
+        ``"newton-cholesky"`` factorises the Hessian (its factor at the
+        optimum gives the tangent and the Laplace spread);
+        ``"lbfgs"`` never forms it: the tangent is found by conjugate
+        gradients. ``"auto"`` uses Newton's method up to 2000 parameters
+        (``n_classes * (n_features + 1)`` for multinomial models).
+
+    max_iter : int, default=100
+        Maximum number of solver iterations.
+
+    tol : float, default=1e-6
+        Gradient tolerance, relative to the total weight (as
+        :class:`TangentRegressor`).
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The class labels.
+    coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+        Coefficients of the linear model (as
+        :class:`~sklearn.linear_model.LogisticRegression`).
+    intercept_ : ndarray of shape (1,) or (n_classes,)
+    dual_coef_ : ndarray of shape (1, n_samples) or (n_classes, n_samples)
+        Dual coefficients of a kernel model.
+    X_fit_ : {ndarray, sparse matrix}
+        Training data of a kernel model.
+    coef_tangent_, intercept_tangent_, dual_coef_tangent_ : ndarray
+        :math:`d/ds` of the above, with their shapes.
+    fitted_state_ : FittedState or MultinomialState
+        What the fit leaves, as one frozen object (the binomial model's
+        state for two classes); see :doc:`/architecture`.
+    n_iter_ : int
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+
+    See Also
+    --------
+    sklearn.linear_model.LogisticRegression : The linear model without the
+        tangent.
+    TangentRegressor : Regression, including ``family="binomial"`` for
+        proportions.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sktangent import TangentClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = TangentClassifier(alpha=1.0).fit(X, y)
+    >>> clf.coef_tangent_.shape
+    (3, 4)
+    >>> clf.predict_proba(X[:2]).shape
+    (2, 3)
+    """
+
+    _parameter_constraints: dict = {
+        **{name: TangentRegressor._parameter_constraints[name] for name in _SHARED},
+        "solver": [StrOptions({"auto", "newton-cholesky", "lbfgs"})],
+    }
+
+    def __init__(
+        self,
+        alpha=1.0,
+        *,
+        kernel=None,
+        gamma=None,
+        degree=3,
+        coef0=1,
+        kernel_params=None,
+        fit_intercept=True,
+        solver="auto",
+        max_iter=100,
+        tol=1e-6,
+    ):
+        self.alpha = alpha
+        self.kernel = kernel
+        self.gamma = gamma
+        self.degree = degree
+        self.coef0 = coef0
+        self.kernel_params = kernel_params
+        self.fit_intercept = fit_intercept
+        self.solver = solver
+        self.max_iter = max_iter
+        self.tol = tol
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.input_tags.pairwise = self.kernel == "precomputed"
+        return tags
+
+    # ------------------------------------------------------------------ fit
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model and its regularity tangent.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data (the kernel matrix if ``kernel="precomputed"``).
+        y : array-like of shape (n_samples,)
+            Class labels.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weights of the log-losses.
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+        """
+        X, y = validate_data(self, X, y, accept_sparse=("csr", "csc"), dtype=np.float64)
+        check_classification_targets(y)
+        self.classes_, codes = np.unique(y, return_inverse=True)
+        n_classes = len(self.classes_)
+        if n_classes < 2:
+            raise ValueError(
+                "This solver needs samples of at least 2 classes in the data, "
+                f"but the data contain only one class: {self.classes_[0]!r}."
+            )
+        if self.kernel == "precomputed" and X.shape[0] != X.shape[1]:
+            raise ValueError(
+                "With kernel='precomputed', X must be the square kernel matrix of "
+                f"the training samples; got shape {X.shape}."
+            )
+        w = check_weights(sample_weight, X)
+        for name in (
+            "coef_",
+            "dual_coef_",
+            "X_fit_",
+            "coef_tangent_",
+            "dual_coef_tangent_",
+        ):
+            self.__dict__.pop(name, None)
+        if n_classes == 2:
+            self._fit_binary(X, codes.astype(float), w)
+        else:
+            self._fit_multinomial(X, codes, w, n_classes)
+        self._fitted_params = snapshot_params(self)
+        return self
+
+    def _fit_binary(self, X, y01, w):
+        state, self.n_iter_ = fit_state(
+            get_family("binomial"), X, y01, w, self, "fixed", self._validate_query
+        )
+        if state.model.kernel is not None:
+            self.X_fit_ = X
+            self.dual_coef_ = state.coef[None, :]
+            self.dual_coef_tangent_ = state.tangent[None, :]
+        else:
+            self.coef_ = state.coef[None, :]
+            self.coef_tangent_ = state.tangent[None, :]
+        self.intercept_ = np.array([state.intercept])
+        self.intercept_tangent_ = np.array([state.intercept_tangent])
+        self.fitted_state_ = state
+
+    def _fit_multinomial(self, X, codes, w, n_classes):
+        if self.kernel is None:
+            model = LinearFeatures(X.shape[1])
+        else:
+            model = KernelFeatureModel(self.kernel, kernel_params(self), X)
+        F = model.features(X)
+        n_params = n_classes * (F.shape[1] + self.fit_intercept)
+        solver = self.solver
+        if solver == "auto":
+            solver = "lbfgs" if n_params > MAX_DENSE_PARAMS else "newton-cholesky"
+        obj, theta, hess, self.n_iter_ = fit_multinomial(
+            F,
+            one_hot(codes, n_classes),
+            w,
+            float(self.alpha),
+            self.fit_intercept,
+            solver,
+            self.max_iter,
+            self.tol,
+        )
+        self.n_iter_ = max(int(self.n_iter_), 1)
+        B, b = obj.blocks(theta)
+        T, t_b = obj.blocks(hess.tangent(obj.rho(theta)))
+        for name, value in (("coefficients", B), ("tangent", T)):
+            if not np.all(np.isfinite(value)):
+                raise ValueError(
+                    f"The fit produced non-finite {name}. Scale the features or "
+                    "increase alpha."
+                )
+        state = MultinomialState(
+            model=model,
+            hessian=hess,
+            alpha=float(self.alpha),
+            fit_intercept=bool(self.fit_intercept),
+            coef=B.copy(),
+            intercept=b.copy(),
+            tangent=T.copy(),
+            intercept_tangent=t_b.copy(),
+            solver=solver,
+            tol=float(self.tol),
+            check_query=self._validate_query,
+        )
+        if isinstance(model, KernelFeatureModel):
+            self.X_fit_ = X
+            self.dual_coef_ = model.dual_coef(state.coef)
+            self.dual_coef_tangent_ = model.dual_coef(state.tangent)
+        else:
+            self.coef_ = state.coef.copy()
+            self.coef_tangent_ = state.tangent.copy()
+        self.intercept_ = state.intercept.copy()
+        self.intercept_tangent_ = state.intercept_tangent.copy()
+        self.fitted_state_ = state
+
+    def _validate_query(self, X):
+        check_is_fitted(self)
+        check_unchanged(self)
+        return validate_data(
+            self, X, accept_sparse=("csr", "csc"), dtype=np.float64, reset=False
+        )
+
+    @property
+    def _binary(self):
+        return len(self.classes_) == 2
+
+    def _codes(self, y):
+        """Class indices of labels ``y``; a label not seen in ``fit`` raises."""
+        y = np.asarray(y)
+        index = np.searchsorted(self.classes_, y)
+        index = np.clip(index, 0, len(self.classes_) - 1)
+        unknown = self.classes_[index] != y
+        if np.any(unknown):
+            raise ValueError(
+                f"y contains labels not seen in fit: {np.unique(y[unknown])[:5]!r}; "
+                f"the classes are {self.classes_!r}."
+            )
+        return index
+
+    # ------------------------------------------------------- public verbs
+    def decision_function(self, X):
+        """The linear predictors: shape (n_samples,) for two classes (the
+        log-odds of ``classes_[1]``), (n_samples, n_classes) otherwise."""
+        X = self._validate_query(X)
+        return self.fitted_state_.eta(X)
+
+    def predict_tangent(self, X):
+        """``d decision_function(X) / ds`` with ``s = log(alpha)``, in the
+        shape of :meth:`decision_function`."""
+        X = self._validate_query(X)
+        state = self.fitted_state_
+        if self._binary:
+            return state.eta(X, tangent_only=True)
+        return state.eta(X, with_tangent=True)[1]
+
+    def predict(self, X):
+        """The most probable class of every row."""
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            return self.classes_[(scores > 0).astype(int)]
+        return self.classes_[np.argmax(scores, axis=1)]
+
+    def predict_proba(self, X, return_std=False):
+        """Class probabilities, and optionally their Laplace standard deviation.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Query points.
+        return_std : bool, default=False
+            Also return the standard deviation of each probability under the
+            Laplace approximation of the posterior of the parameters (the
+            delta method: :math:`\\sqrt{(D C D)_{kk}}` with :math:`C` the
+            covariance :math:`J_x H^{-1} J_x^\\top` of the linear predictors
+            and :math:`D = \\operatorname{diag}(p) - p p^\\top`).
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+        std : ndarray of shape (n_samples, n_classes)
+            Only with ``return_std=True``.
+        """
+        X = self._validate_query(X)
+        state = self.fitted_state_
+        if not self._binary:
+            return state.predict_proba(X, return_std=return_std)
+        eta = state.eta(X)
+        p1 = expit(eta)
+        proba = np.column_stack([1.0 - p1, p1])
+        if not return_std:
+            return proba
+        S = np.maximum(state.variance_scale(X), 0.0)
+        sd = p1 * (1.0 - p1) * np.sqrt(S)
+        return proba, check_finite_scores(np.column_stack([sd, sd]), "std")
+
+    def predict_log_proba(self, X):
+        """Logarithms of :meth:`predict_proba`, computed without underflow."""
+        scores = self.decision_function(X)
+        if scores.ndim == 1:
+            scores = np.column_stack([np.zeros_like(scores), scores])
+        return log_softmax(scores, axis=1)
+
+    def influence_score(self, X, y=None):
+        """Influence of points on model complexity.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Points to score.
+        y : array-like of shape (n_samples,), default=None
+            Their labels, if known.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+            With ``y``: the signed rate :math:`\\sum_k (p_k - y_k)\\, d\\eta_k/ds`
+            at which up-weighting the labelled point changes the complexity
+            (the derivative of its log-loss in ``s``). Without ``y``: its
+            expected square over labels drawn from the predicted class
+            distribution, :math:`\\sum_k p_k t_k^2 - (\\sum_k p_k t_k)^2` with
+            :math:`t_k = d\\eta_k/ds` (:math:`p(1-p)\\,t^2` for two classes):
+            the curiosity score for active learning.
+        """
+        X = self._validate_query(X)
+        state = self.fitted_state_
+        codes = None
+        if y is not None:
+            check_consistent_length(X, y)
+            codes = self._codes(y)
+        if self._binary:
+            return state.influence_score(
+                X, None if codes is None else codes.astype(float)
+            )
+        return check_finite_scores(state.influence_score(X, codes))

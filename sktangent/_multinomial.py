@@ -1,0 +1,437 @@
+"""The multinomial logistic model: objective, Hessian and fitted state.
+
+``K > 2`` classes, one linear predictor per class, ``eta_k(x) = phi(x)'
+beta_k + b_k``, the softmax ``p_k = exp(eta_k) / sum_l exp(eta_l)`` and the
+data term ``sum_i w_i (logsumexp(eta_i) - eta_{i, y_i})``. The model is the
+over-parametrised one, identified by the penalty ``(alpha / 2) sum_k
+|beta_k|^2`` (so ``sum_k beta_k = 0`` at the optimum) and, for the
+unpenalised intercepts, by the constraint ``sum_k b_k = 0`` -- the solution
+scikit-learn's ``LogisticRegression`` reaches.
+
+``theta`` is laid out class by class, ``[beta_1, b_1, beta_2, b_2, ...]``,
+blocks of ``q = p + fit_intercept``. The Hessian
+
+    H = sum_i w_i (diag(p_i) - p_i p_i') (x) x~_i x~_i' + alpha I (x) P
+
+is singular along ``u = 1_K (x) e_b`` (a constant added to every intercept
+changes no probability). For right-hand sides orthogonal to ``u`` (every
+gradient and ``rho`` is) the solves use ``H + s u u'``, positive definite,
+which gives the solution with ``u' t = 0``.
+
+Kernel models are fitted as linear models on the features ``phi(x) =
+k(x, X_fit) V Lambda^{-1/2}`` of the eigendecomposition ``K = V Lambda V'``
+(eigenvalues below ``1e-12`` of the largest dropped): ``phi(X_fit) phi(X_fit)'
+= K``, so ``|beta|^2 = c' K c`` with the dual coefficients ``c = V
+Lambda^{-1/2} beta``.
+"""
+
+import numpy as np
+from scipy import linalg
+from scipy.special import logsumexp, softmax
+from sklearn.utils.extmath import safe_sparse_dot
+
+from ._implicit import Hessian, factorise
+from ._models import LinearModel, kernel_matrix, row_blocks
+
+# Eigenvalues of the training kernel below this fraction of the largest are
+# dropped from the features of a kernel model.
+_EIGEN_RTOL = 1e-12
+
+
+class KernelFeatureModel:
+    """A kernel model written as a linear model on ``n_fit`` or fewer features.
+
+    ``phi(x) = k(x, X_fit) V Lambda^{-1/2}`` with ``K = V Lambda V'``.
+    """
+
+    dual = False
+    precomputed = False
+
+    def __init__(self, kernel, params, X_fit):
+        if isinstance(kernel, str) and kernel == "precomputed":
+            raise ValueError(
+                "kernel='precomputed' is not supported by multinomial models; "
+                "pass a named or callable kernel."
+            )
+        self.kernel = kernel
+        self.params = params
+        self.X_fit = X_fit
+        lam, V = linalg.eigh(kernel_matrix(X_fit, None, kernel, params))
+        keep = lam > _EIGEN_RTOL * max(lam[-1], 0.0)
+        if not np.any(keep):
+            raise ValueError(
+                "The training kernel matrix is zero: the kernel cannot tell "
+                "the training points apart. Check the kernel parameters."
+            )
+        self.projection = V[:, keep] / np.sqrt(lam[keep])
+        self.n_features = int(np.sum(keep))
+
+    @property
+    def width(self):
+        return self.X_fit.shape[0]
+
+    def features(self, X):
+        """``phi(X)``, shape (m, n_features)."""
+        out = np.empty((X.shape[0], self.n_features))
+        for rows in row_blocks(X.shape[0], self.X_fit.shape[0]):
+            K = kernel_matrix(X[rows], self.X_fit, self.kernel, self.params)
+            out[rows] = K @ self.projection
+        return out
+
+    def dual_coef(self, coef):
+        """The dual coefficients ``c = V Lambda^{-1/2} beta`` (per class)."""
+        return coef @ self.projection.T
+
+
+class LinearFeatures(LinearModel):
+    """The primal linear model: its features are the rows themselves."""
+
+    def features(self, X):
+        return X
+
+
+def one_hot(codes, n_classes):
+    Y = np.zeros((codes.shape[0], n_classes))
+    Y[np.arange(codes.shape[0]), codes] = 1.0
+    return Y
+
+
+class MultinomialObjective:
+    """``J(theta)`` of the multinomial model on the design ``F`` (n, p).
+
+    ``Y`` holds the (possibly soft) labels as rows that sum to one; the
+    methods mirror :class:`~sktangent._objective.Objective`.
+    """
+
+    def __init__(self, F, Y, w, alpha, fit_intercept):
+        self.F = F
+        self.Y = Y
+        self.w = w
+        self.alpha = alpha
+        self.fit_intercept = fit_intercept
+        self.n_classes = Y.shape[1]
+        self.n_coef = F.shape[1]
+        self.q = self.n_coef + bool(fit_intercept)
+        self.n_params = self.n_classes * self.q
+        self._last = (None, None)
+
+    def blocks(self, theta):
+        """``(B, b)``: coefficients (K, p) and intercepts (K,)."""
+        T = np.asarray(theta).reshape(self.n_classes, self.q)
+        b = T[:, -1] if self.fit_intercept else np.zeros(self.n_classes)
+        return T[:, : self.n_coef], b
+
+    def join(self, B, b):
+        if not self.fit_intercept:
+            return np.asarray(B, dtype=float).ravel()
+        return np.column_stack([B, b]).ravel()
+
+    def eta(self, theta):
+        last_theta, last_eta = self._last
+        if last_theta is not None and np.array_equal(theta, last_theta):
+            return last_eta
+        B, b = self.blocks(theta)
+        eta = np.asarray(safe_sparse_dot(self.F, B.T, dense_output=True)) + b
+        self._last = (np.array(theta, copy=True), eta)
+        return eta
+
+    def value(self, theta):
+        eta = self.eta(theta)
+        B, _ = self.blocks(theta)
+        with np.errstate(over="ignore"):
+            data = logsumexp(eta, axis=1) - np.sum(self.Y * eta, axis=1)
+        return float(self.w @ data) + 0.5 * self.alpha * float(np.sum(B**2))
+
+    def _lift(self, R):
+        """``X~' R`` class by class, in the layout of ``theta``."""
+        G = np.asarray(safe_sparse_dot(R.T, self.F, dense_output=True))
+        if self.fit_intercept:
+            G = np.column_stack([G, R.sum(axis=0)])
+        return G.ravel()
+
+    def gradient(self, theta):
+        P = softmax(self.eta(theta), axis=1)
+        g = self._lift(self.w[:, None] * (P - self.Y))
+        return g + self.rho(theta)
+
+    def probabilities(self, theta):
+        return softmax(self.eta(theta), axis=1)
+
+    def rho(self, theta):
+        """``d/ds grad J = alpha [beta_k, 0]_k``."""
+        B, _ = self.blocks(theta)
+        return self.join(self.alpha * B, np.zeros(self.n_classes))
+
+    def hessian_product(self, P, v):
+        """``H v`` at the probabilities ``P`` (n, K)."""
+        Bv, bv = self.blocks(v)
+        V = np.asarray(safe_sparse_dot(self.F, Bv.T, dense_output=True)) + bv
+        A = P * V
+        R = self.w[:, None] * (A - P * A.sum(axis=1, keepdims=True))
+        return self._lift(R) + self.join(self.alpha * Bv, np.zeros(self.n_classes))
+
+    def hessian(self, P):
+        """The dense ``H`` at the probabilities ``P`` (n, K)."""
+        Ft = self.F.toarray() if hasattr(self.F, "toarray") else np.asarray(self.F)
+        if self.fit_intercept:
+            Ft = np.column_stack([Ft, np.ones(Ft.shape[0])])
+        K, q = self.n_classes, self.q
+        H = np.zeros((K * q, K * q))
+        for k in range(K):
+            for m in range(k, K):
+                d = self.w * P[:, k] * ((k == m) - P[:, m])
+                block = Ft.T @ (d[:, None] * Ft)
+                H[k * q : (k + 1) * q, m * q : (m + 1) * q] = block
+                if m != k:
+                    H[m * q : (m + 1) * q, k * q : (k + 1) * q] = block.T
+        pen = np.ones(q)
+        if self.fit_intercept:
+            pen[-1] = 0.0
+        H.flat[:: K * q + 1] += self.alpha * np.tile(pen, K)
+        return H
+
+
+class MultinomialHessian(Hessian):
+    """``H + s u u'`` factorised: solves for right-hand sides with ``u' g = 0``.
+
+    ``s`` is the mean diagonal entry of ``H``, so that the added direction
+    is on the scale of the others.
+    """
+
+    factorisation = "multinomial"
+
+    def __init__(self, H, n_classes, q, fit_intercept):
+        self.n_params = H.shape[0]
+        self.n_classes, self.q = n_classes, q
+        A = H.copy()
+        if fit_intercept:
+            idx = np.arange(n_classes) * q + (q - 1)
+            s = float(np.mean(np.diag(H)))
+            A[np.ix_(idx, idx)] += s / n_classes
+        self.L = factorise(A, "multinomial Hessian")
+
+    def solve(self, g):
+        return linalg.cho_solve((self.L, True), np.asarray(g, dtype=float))
+
+    def rows_whitened(self, Ft):
+        """``L^-1 (e_k (x) x~)`` for every row of ``Ft`` (m, q) and class:
+        shape (n_params, m, K)."""
+        m, K, q = Ft.shape[0], self.n_classes, self.q
+        J = np.zeros((m, K, K * q))
+        for k in range(K):
+            J[:, k, k * q : (k + 1) * q] = Ft
+        Z = linalg.solve_triangular(self.L, J.reshape(m * K, -1).T, lower=True)
+        return Z.reshape(-1, m, K)
+
+    def eta_covariance(self, Ft):
+        """``Cov(eta(x)) / phi = J_x H^-1 J_x'``, shape (m, K, K)."""
+        Z = self.rows_whitened(Ft)
+        return np.einsum("imk,iml->mkl", Z, Z)
+
+
+class MultinomialCGHessian(Hessian):
+    """``H + s u u'`` used through products and conjugate gradients.
+
+    For models with too many parameters (``K q``) to factorise ``H``.
+    """
+
+    factorisation = None
+
+    def __init__(self, objective, P, rtol=1e-10):
+        from scipy.sparse.linalg import LinearOperator
+
+        self.objective = objective
+        self.P = P
+        self.rtol = rtol
+        self.n_params = objective.n_params
+        self.n_classes, self.q = objective.n_classes, objective.q
+        self.border = None
+        if objective.fit_intercept:
+            self.border = np.arange(self.n_classes) * self.q + (self.q - 1)
+            # The mean curvature of the intercepts, as the dense one uses.
+            self.s = float(np.sum(objective.w[:, None] * P * (1 - P))) / self.n_classes
+        self.operator = LinearOperator(
+            (self.n_params, self.n_params), matvec=self._matvec, dtype=float
+        )
+
+    def _matvec(self, v):
+        v = np.ravel(v)
+        out = self.objective.hessian_product(self.P, v)
+        if self.border is not None:
+            out[self.border] += self.s * np.sum(v[self.border]) / self.n_classes
+        return out
+
+    def solve(self, g):
+        from scipy.sparse.linalg import cg
+
+        from ._implicit import IllConditionedError
+
+        g = np.asarray(g, dtype=float)
+        if not np.any(g):
+            return np.zeros_like(g)
+        x, info = cg(self.operator, g, rtol=self.rtol, atol=0.0, maxiter=10 * g.size)
+        if info != 0:
+            raise IllConditionedError(
+                "Conjugate gradients did not reach the requested accuracy on the "
+                "multinomial Hessian; the problem is badly conditioned at this "
+                "alpha: increase alpha."
+            )
+        return x
+
+    def rows_whitened(self, Ft):
+        raise ValueError(
+            "The Laplace spread of a multinomial model fitted with "
+            "solver='lbfgs' is not available (nothing is factorised); fit with "
+            "solver='newton-cholesky'."
+        )
+
+    eta_covariance = rows_whitened
+
+
+def _start(objective):
+    """Zero coefficients; intercepts at the centred log class frequencies."""
+    theta = np.zeros(objective.n_params)
+    if objective.fit_intercept:
+        freq = objective.w @ objective.Y / np.sum(objective.w)
+        logf = np.log(np.clip(freq, 1e-12, None))
+        B = np.zeros((objective.n_classes, objective.n_coef))
+        theta = objective.join(B, logf - logf.mean())
+    return theta
+
+
+def fit_multinomial(F, Y, w, alpha, fit_intercept, solver, max_iter, tol):
+    """Fit the multinomial model on the features ``F``.
+
+    Returns ``(objective, theta, hessian, n_iter)``. ``solver`` is
+    ``"newton-cholesky"`` (a factorised ``H``) or ``"lbfgs"`` (conjugate
+    gradients for the tangent).
+    """
+    from scipy import optimize
+
+    from ._solvers import _not_converged, damped_newton
+
+    obj = MultinomialObjective(F, Y, w, alpha, fit_intercept)
+    theta = _start(obj)
+    scale = float(np.sum(w))
+    K, q = obj.n_classes, obj.q
+    if solver == "lbfgs":
+
+        def fun(theta):
+            value = obj.value(theta)
+            if not np.isfinite(value):
+                return np.inf, np.zeros_like(theta)
+            return value / scale, obj.gradient(theta) / scale
+
+        res = optimize.minimize(
+            fun,
+            theta,
+            jac=True,
+            method="L-BFGS-B",
+            options={"maxiter": max_iter, "gtol": tol, "ftol": 0.0},
+        )
+        theta, n_iter = res.x, int(res.nit)
+        gnorm = float(np.max(np.abs(obj.gradient(theta)))) / scale
+        if gnorm > tol:
+            _not_converged(n_iter, gnorm, tol, solver="lbfgs")
+        hess = MultinomialCGHessian(obj, obj.probabilities(theta))
+        return obj, theta, hess, n_iter
+
+    def step_at(theta, grad):
+        H = obj.hessian(obj.probabilities(theta))
+        return -MultinomialHessian(H, K, q, fit_intercept).solve(grad)
+
+    theta, n_iter = damped_newton(
+        theta, obj.value, obj.gradient, step_at, max_iter, tol, scale
+    )
+    H = obj.hessian(obj.probabilities(theta))
+    return obj, theta, MultinomialHessian(H, K, q, fit_intercept), n_iter
+
+
+class MultinomialState:
+    r"""The fitted multinomial model of a :class:`~sktangent.TangentClassifier`.
+
+    Frozen after ``fit``; the verbs take validated rows. ``coef`` and
+    ``tangent`` are (K, n_features) in the model's features (the rows for a
+    linear model, ``phi(x)`` for a kernel model), ``intercept`` and
+    ``intercept_tangent`` (K,).
+    """
+
+    def __init__(
+        self,
+        *,
+        model,
+        hessian,
+        alpha,
+        fit_intercept,
+        coef,
+        intercept,
+        tangent,
+        intercept_tangent,
+        solver,
+        tol,
+        check_query,
+    ):
+        from ._state import frozen
+
+        self.model = model
+        self.hessian = hessian
+        self.alpha = alpha
+        self.fit_intercept = fit_intercept
+        self.coef, self.intercept = frozen(coef), frozen(intercept)
+        self.tangent = frozen(tangent)
+        self.intercept_tangent = frozen(intercept_tangent)
+        self.solver, self.tol = solver, tol
+        self.check_query = check_query
+        self.n_classes = coef.shape[0]
+        self.dispersion = 1.0
+        self._frozen = True
+
+    def __setattr__(self, name, value):
+        if getattr(self, "_frozen", False):
+            raise AttributeError("A fitted state cannot be changed; refit instead.")
+        object.__setattr__(self, name, value)
+
+    def validate_query(self, X):
+        return self.check_query(X)
+
+    def eta(self, X, with_tangent=False):
+        """``eta_k(x)`` (m, K), and its tangent ``d eta_k / ds`` if asked."""
+        F = self.model.features(X)
+        eta = np.asarray(safe_sparse_dot(F, self.coef.T, dense_output=True))
+        eta = eta + self.intercept
+        if not with_tangent:
+            return eta
+        t = np.asarray(safe_sparse_dot(F, self.tangent.T, dense_output=True))
+        return eta, t + self.intercept_tangent
+
+    def predict_proba(self, X, return_std=False):
+        """The class probabilities, and their Laplace standard deviations."""
+        P = softmax(self.eta(X), axis=1)
+        if not return_std:
+            return P
+        std = np.empty_like(P)
+        F = self.model.features(X)
+        K = self.n_classes
+        for rows in row_blocks(X.shape[0], K * K * (F.shape[1] + 1)):
+            Fb = F[rows]
+            Fb = Fb.toarray() if hasattr(Fb, "toarray") else np.asarray(Fb)
+            if self.fit_intercept:
+                Fb = np.column_stack([Fb, np.ones(Fb.shape[0])])
+            C = self.hessian.eta_covariance(Fb)
+            Pb = P[rows]
+            # dp/deta = diag(p) - p p'; Var(p) = D C D.
+            D = np.einsum("mk,kl->mkl", Pb, np.eye(K)) - np.einsum("mk,ml->mkl", Pb, Pb)
+            V = np.einsum("mkl,mlj,mkj->mk", D, C, D)
+            std[rows] = np.sqrt(np.maximum(V, 0.0))
+        return P, std
+
+    def influence_score(self, X, codes=None):
+        """``sum_k (p_k - y_k) d eta_k / ds`` with labels (class indices);
+        without, its expected square under ``p``, the variance of the tangent
+        over the predicted class distribution."""
+        eta, t = self.eta(X, with_tangent=True)
+        P = softmax(eta, axis=1)
+        if codes is None:
+            mean = np.sum(P * t, axis=1)
+            return np.maximum(np.sum(P * t**2, axis=1) - mean**2, 0.0)
+        return np.sum(P * t, axis=1) - t[np.arange(t.shape[0]), codes]
