@@ -4,7 +4,7 @@ import numpy as np
 from scipy.special import expit
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sktangent import TangentRegressor
+from sktangent import TangentClassifier, TangentRegressor
 
 
 class ProportionTargetRegressor(TangentRegressor):
@@ -51,6 +51,10 @@ ESTIMATORS = [
     TangentRegressor(family="poisson", solver="lbfgs"),
     ProportionTargetRegressor(family="binomial"),
     ProportionTargetRegressor(family="binomial", kernel="rbf"),
+    TangentClassifier(),
+    TangentClassifier(fit_intercept=False),
+    TangentClassifier(kernel="rbf"),
+    TangentClassifier(solver="lbfgs"),
 ]
 
 _INDEFINITE = (
