@@ -15,6 +15,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ._batch import greedy_batch
+from ._classifier import TangentClassifier
 from ._cv import TangentRegressorCV
 from ._estimator import TangentRegressor
 from ._goal import expected_influence_batch
@@ -39,7 +40,9 @@ def unwrap(learner):
     transform = None
     seen = learner
     for _ in range(10):  # wrappers nest, but not forever
-        if isinstance(seen, (TangentRegressor, MultiUserTangentRegressor)):
+        if isinstance(
+            seen, (TangentRegressor, TangentClassifier, MultiUserTangentRegressor)
+        ):
             check_is_fitted(seen)
             return seen, transform
         if is_search_cv(seen):
