@@ -199,6 +199,11 @@ def select(
     if criterion == "expected":
         kind = resolve_goal(goal["goal"], goal["X_goal"], state.family)
         criterion = "influence" if kind == "complexity" else "expected"
+    if criterion == "expected" and not getattr(state, "goal_batches", True):
+        raise ValueError(
+            f"goal='predictions' is not available for a {state.family.name} "
+            "model; use goal='complexity' (or 'auto' without X_goal)."
+        )
     if criterion == "expected":
         out = expected_influence_batch(
             state,
@@ -212,7 +217,13 @@ def select(
             return_score_rows=return_score_rows,
         )
     else:
-        out = greedy_batch(state, X, n_instances, criterion, order, return_score_rows)
+        batch = getattr(state, "batch", None)
+        if batch is None:
+            out = greedy_batch(
+                state, X, n_instances, criterion, order, return_score_rows
+            )
+        else:  # a state with batches of its own (multinomial)
+            out = batch(X, n_instances, criterion, order, return_score_rows)
         out = out[:2] + out[3:]  # without the conditioned tangent
     # argmax picks a NaN or inf first, so the picks' scores reveal any.
     check_finite_scores(out[1], f"{criterion} scores of the pool")
