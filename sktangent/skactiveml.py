@@ -18,7 +18,11 @@ from sklearn.base import clone
 from sklearn.utils.validation import check_consistent_length, check_is_fitted
 
 try:
-    from skactiveml.base import SingleAnnotatorPoolQueryStrategy, SkactivemlRegressor
+    from skactiveml.base import (
+        SingleAnnotatorPoolQueryStrategy,
+        SkactivemlClassifier,
+        SkactivemlRegressor,
+    )
     from skactiveml.utils import (
         MISSING_LABEL,
         check_equal_missing_label,
@@ -32,6 +36,7 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra
         'checkout of sktangent, python -m pip install ".[skactiveml]")'
     ) from exc
 
+from ._classifier import TangentClassifier
 from ._estimator import TangentRegressor
 from ._strategy import select, strategy_options, unwrap
 
@@ -67,11 +72,12 @@ class _TangentPoolStrategy(SingleAnnotatorPoolQueryStrategy):
         y : array-like of shape (n_samples,)
             Labels of ``X``; unlabelled samples hold ``missing_label``
             (``np.nan`` by default).
-        reg : TangentRegressor, Pipeline, SklearnRegressor or SklearnNormalRegressor
-            The model: a :class:`~sktangent.TangentRegressor` (or a
+        reg : TangentRegressor, TangentClassifier, Pipeline, or a wrapper
+            The model: a :class:`~sktangent.TangentRegressor` or
+            :class:`~sktangent.TangentClassifier` (or a
             :class:`~sklearn.pipeline.Pipeline` ending in one), or
             scikit-activeml's ``SklearnRegressor`` /
-            ``SklearnNormalRegressor`` wrapping one.
+            ``SklearnNormalRegressor`` / ``SklearnClassifier`` wrapping one.
         fit_reg : bool, default=True
             Fit a clone of ``reg`` on the labelled samples of ``(X, y)``
             first. If False, ``reg`` must already be fitted on them.
@@ -155,7 +161,7 @@ class _TangentPoolStrategy(SingleAnnotatorPoolQueryStrategy):
                 f"labelled samples; y has {int(np.sum(labeled))}. Label a few "
                 "samples first, e.g. with skactiveml.pool.RandomSampling."
             )
-        if isinstance(reg, SkactivemlRegressor):
+        if isinstance(reg, (SkactivemlRegressor, SkactivemlClassifier)):
             check_equal_missing_label(reg.missing_label, self.missing_label_)
             if fit_reg:
                 reg = clone(reg).fit(X, y, sample_weight=sample_weight)
@@ -170,8 +176,8 @@ class _TangentPoolStrategy(SingleAnnotatorPoolQueryStrategy):
             if "estimator_" not in vars(reg):
                 raise TypeError(
                     f"{type(reg).__name__} is not a wrapper of a scikit-learn "
-                    "regressor; pass a TangentRegressor, or wrap one in "
-                    "skactiveml.regressor.SklearnRegressor."
+                    "estimator; pass a TangentRegressor or TangentClassifier, or "
+                    "wrap one in skactiveml's SklearnRegressor or SklearnClassifier."
                 )
             model = reg.estimator_
         else:
@@ -182,10 +188,10 @@ class _TangentPoolStrategy(SingleAnnotatorPoolQueryStrategy):
                     fit_params["sample_weight"] = sample_weight[labeled]
                 model = clone(reg).fit(X[labeled], y[labeled], **fit_params)
         est, _ = unwrap(model)  # fitted, or an error naming what is accepted
-        if not isinstance(est, TangentRegressor):
+        if not isinstance(est, (TangentRegressor, TangentClassifier)):
             raise TypeError(
-                f"{type(self).__name__} scores candidates with a TangentRegressor; "
-                f"got a {type(est).__name__}."
+                f"{type(self).__name__} scores candidates with a TangentRegressor "
+                f"or TangentClassifier; got a {type(est).__name__}."
             )
         return model
 

@@ -204,3 +204,64 @@ def test_bayesian_optimizer_with_expected_improvement():
     X_max, y_max = optimizer.get_max()
     assert abs(float(np.ravel(X_max)[0]) - 7.9787) < 0.2
     assert float(y_max) > 7.8
+
+
+# ------------------------------------------------------------ classification
+def _digits_split(seed=0, n_test=300, n_pool=300):
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    rng = np.random.RandomState(seed)
+    order = rng.permutation(len(y))
+    test, rest = order[:n_test], order[n_test:]
+    # One starting label per class, as the active-learning benchmark does.
+    start = np.array([rest[y[rest] == c][0] for c in range(10)])
+    pool = rng.permutation(np.setdiff1d(rest, start))[:n_pool]
+    return (X[start], y[start]), (X[pool], y[pool]), (X[test], y[test])
+
+
+@pytest.mark.parametrize("strategy", [influence_sampling, variance_sampling])
+@pytest.mark.parametrize("n_instances", [1, 4])
+def test_active_learner_with_a_tangent_classifier(strategy, n_instances):
+    from sktangent import TangentClassifier
+
+    (X0, y0), (X_pool, y_pool), (X_test, y_test) = _digits_split()
+    learner = ActiveLearner(
+        estimator=TangentClassifier(alpha=1.0),
+        query_strategy=strategy,
+        X_training=X0,
+        y_training=y0,
+    )
+    start = learner.score(X_test, y_test)
+    for _ in range(20):
+        idx, _ = learner.query(X_pool, n_instances=n_instances)
+        assert len(set(idx)) == n_instances
+        learner.teach(X_pool[idx], y_pool[idx])
+        X_pool, y_pool = np.delete(X_pool, idx, axis=0), np.delete(y_pool, idx)
+    assert learner.X_training.shape[0] == 10 + 20 * n_instances
+    assert learner.score(X_test, y_test) > start
+
+
+def test_committee_of_tangent_classifiers_with_vote_entropy():
+    from modAL.disagreement import vote_entropy_sampling
+    from modAL.models import Committee
+
+    from sktangent import TangentClassifier
+
+    (X0, y0), (X_pool, y_pool), (X_test, y_test) = _digits_split(seed=1)
+    members = [
+        ActiveLearner(
+            estimator=TangentClassifier(alpha=alpha, kernel="rbf", gamma=1 / 64),
+            X_training=X0,
+            y_training=y0,
+        )
+        for alpha in (0.1, 1.0, 10.0)
+    ]
+    committee = Committee(learner_list=members, query_strategy=vote_entropy_sampling)
+    for _ in range(10):
+        idx, _ = committee.query(X_pool, n_instances=2)
+        committee.teach(X_pool[idx], y_pool[idx])
+        X_pool, y_pool = np.delete(X_pool, idx, axis=0), np.delete(y_pool, idx)
+    assert all(m.X_training.shape[0] == 30 for m in committee.learner_list)
+    assert committee.score(X_test, y_test) > 0.5

@@ -277,3 +277,28 @@ def test_one_loop_against_scikit_activeml_regression_strategies():
                 model = clone(reg).fit(X, y)
                 rmse = np.sqrt(np.mean((model.predict(X_test) - y_test) ** 2))
                 assert rmse < start_rmse, name
+
+
+@pytest.mark.parametrize("criterion", ["influence", "variance"])
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_strategies_accept_a_wrapped_tangent_classifier(criterion, n_classes):
+    from skactiveml.classifier import SklearnClassifier
+    from sklearn.datasets import load_iris
+
+    from sktangent import TangentClassifier
+
+    X, y_true = load_iris(return_X_y=True)
+    keep = y_true < n_classes
+    X, y_true = StandardScaler().fit_transform(X[keep]), y_true[keep]
+    y = np.full(len(y_true), np.nan)
+    labeled = np.random.RandomState(0).choice(len(y), 12, replace=False)
+    y[labeled] = y_true[labeled]
+    strategy, function = STRATEGIES[criterion]
+    clf = SklearnClassifier(
+        TangentClassifier(alpha=1.0), classes=list(range(n_classes)), random_state=0
+    )
+    picks = strategy(random_state=0).query(X, y, clf, batch_size=3)
+    fitted = TangentClassifier(alpha=1.0).fit(X[labeled], y_true[labeled])
+    unlabeled = np.flatnonzero(np.isnan(y))
+    expected, _ = function(fitted, X[unlabeled], n_instances=3)
+    np.testing.assert_array_equal(picks, unlabeled[expected])
