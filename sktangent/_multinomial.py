@@ -176,14 +176,14 @@ class MultinomialObjective:
         if self.fit_intercept:
             Ft = np.column_stack([Ft, np.ones(Ft.shape[0])])
         K, q = self.n_classes, self.q
-        H = np.zeros((K * q, K * q))
+        # sum_i w_i (diag(p_i) - p_i p_i') (x) x~ x~': the block diagonal of
+        # diag(p_i), minus one product of the rows sqrt(w_i) p_i (x) x~_i.
+        M = (np.sqrt(self.w)[:, None] * P)[:, :, None] * Ft[:, None, :]
+        M = M.reshape(Ft.shape[0], K * q)
+        H = -(M.T @ M)
         for k in range(K):
-            for m in range(k, K):
-                d = self.w * P[:, k] * ((k == m) - P[:, m])
-                block = Ft.T @ (d[:, None] * Ft)
-                H[k * q : (k + 1) * q, m * q : (m + 1) * q] = block
-                if m != k:
-                    H[m * q : (m + 1) * q, k * q : (k + 1) * q] = block.T
+            block = slice(k * q, (k + 1) * q)
+            H[block, block] += Ft.T @ ((self.w * P[:, k])[:, None] * Ft)
         pen = np.ones(q)
         if self.fit_intercept:
             pen[-1] = 0.0

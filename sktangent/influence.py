@@ -1,4 +1,5 @@
-r"""Influence functions of a fitted :class:`~sktangent.TangentRegressor`.
+r"""Influence functions of a fitted :class:`~sktangent.TangentRegressor` or
+:class:`~sktangent.TangentClassifier`.
 
 Every function takes the fitted estimator and labelled points ``X, y`` --
 usually the training data, which the estimator does not keep -- and is
@@ -16,9 +17,23 @@ are products of :math:`S` and the loss derivatives :math:`\ell'`.
 
 The estimator may be a fitted :class:`~sktangent.TangentRegressor`, a
 fitted :class:`~sktangent.TangentRegressorCV` (its model at the chosen
-alpha), or a fitted :class:`~sklearn.pipeline.Pipeline` ending in either:
-points are then given in the pipeline's input space and transformed by its
-earlier steps.
+alpha), a fitted :class:`~sktangent.TangentClassifier`, or a fitted
+:class:`~sklearn.pipeline.Pipeline` (or search) ending in one: points are
+then given in the pipeline's input space and transformed by its earlier
+steps.
+
+**Classifiers.** The labels are class labels, encoded with the classifier's
+``classes_`` (a label it was not fitted on raises a ValueError). With two
+classes the model is the binomial one on the targets ``y = [label ==
+classes_[1]]`` and every result is that of the binomial
+:class:`~sktangent.TangentRegressor`; the margin is the decision function,
+the log-odds of ``classes_[1]``. With :math:`K > 2` classes the loss is the
+log-loss :math:`\operatorname{logsumexp}(\eta) - \eta_y` of the
+:math:`K` linear predictors: the prediction influences gain a last axis,
+one column per class of the decision function; the parameter influences are
+laid out as the model's :math:`\theta`, class by class (``[coef_k,
+intercept_k]`` for ``k = 0, ..., K - 1``); the leave-one-out predictions are
+class probabilities, one column per class.
 
 **Sign convention.** An influence is the derivative with respect to the
 weight of a point :math:`z` in the objective, :math:`J + \varepsilon
@@ -37,18 +52,20 @@ training kernel matrix.
 from numbers import Integral
 
 import numpy as np
+from scipy.special import softmax
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 from sklearn.utils import Bunch, _safe_indexing
-from sklearn.utils.validation import (
-    check_consistent_length,
-)
+from sklearn.utils.validation import check_consistent_length, column_or_1d
 
+from . import _multinomial_influence as _mi
+from ._classifier import TangentClassifier
 from ._covariance import covariance_scale, dense
 from ._estimator import TangentRegressor
 from ._loo import leave_one_out as _leave_one_out
 from ._loo import loo_shift
 from ._models import row_blocks
+from ._multinomial import MultinomialState, one_hot
 from ._strategy import unwrap
 from ._validation import check_finite_scores, check_target, check_weights
 
@@ -71,36 +88,72 @@ _OPTIMALITY_TOL_FACTOR = 10.0
 
 # ----------------------------------------------------------------- validation
 def _check_estimator(estimator):
-    """The fitted state of the TangentRegressor, and the map to its rows.
+    """The fitted state, the map to its rows and the encoder of its labels.
 
     Accepts what the query strategies accept (a Pipeline ending in the
     model, TangentRegressorCV, a search CV): the points are passed through
-    the pipeline's earlier steps first.
+    the pipeline's earlier steps first. A classifier's labels are encoded
+    with its ``classes_``: 0/1 floats for the binomial state of two classes,
+    class indices for the multinomial state.
     """
     try:
         est, transform = unwrap(estimator)
     except TypeError:
         est = None
-    if not isinstance(est, TangentRegressor):
+    if not isinstance(est, (TangentRegressor, TangentClassifier)):
         raise TypeError(
             "The influence functions need a fitted TangentRegressor, "
-            "TangentRegressorCV, or a Pipeline (or search CV) ending in one; "
-            f"got {type(estimator).__name__}."
+            "TangentClassifier, TangentRegressorCV, or a Pipeline (or search CV) "
+            f"ending in one; got {type(estimator).__name__}."
         )
 
     def prep(X):
         return X if transform is None else transform.transform(X)
 
-    return est.fitted_state_, prep
+    if isinstance(est, TangentClassifier):
+        classes = est.classes_
+        binary = len(classes) == 2
+
+        def encode(y, name):
+            codes = _class_codes(classes, y, name)
+            return codes.astype(np.float64) if binary else codes
+
+    else:
+
+        def encode(y, name):
+            return check_target(y, name)
+
+    return est.fitted_state_, prep, encode
 
 
-def _labelled(state, X, y, name="X"):
-    """Validated ``X``, ``y`` (in the family's support) and ``eta(X)``."""
+def _class_codes(classes, y, name):
+    """Indices in ``classes`` of the labels ``y``; an unknown label raises."""
+    y = column_or_1d(np.asarray(y), warn=True)
+    index = {label: k for k, label in enumerate(classes.tolist())}
+    codes = np.fromiter(
+        (index.get(label, -1) for label in y.tolist()), dtype=np.intp, count=y.size
+    )
+    if np.any(codes < 0):
+        unknown = list(dict.fromkeys(y[codes < 0].tolist()))[:5]
+        raise ValueError(
+            f"{name} contains labels the classifier was not fitted on: "
+            f"{unknown}; its classes are {classes.tolist()}."
+        )
+    return codes
+
+
+def _multinomial(state):
+    return isinstance(state, MultinomialState)
+
+
+def _labelled(state, encode, X, y, name="X"):
+    """Validated ``X``, ``y`` (encoded; in the family's support) and ``eta(X)``."""
     X = state.validate_query(X)
     y_name = "y" if name == "X" else name.replace("X", "y")
-    y = check_target(y, y_name)
+    y = encode(y, y_name)
     check_consistent_length(X, y)
-    state.family.check_y(y)
+    if not _multinomial(state):
+        state.family.check_y(y)
     return X, y, state.eta(X)
 
 
@@ -123,16 +176,23 @@ def _check_points(state, X):
         )
 
 
-def _training_set(state, X, y, sample_weight):
+def _training_set(state, encode, X, y, sample_weight):
     """Validate the training data, and check that the fit is their optimum.
 
     The estimator keeps neither ``y`` nor the weights; a wrong ``y`` or
     forgotten weights would silently give wrong leave-one-out values, so the
-    stationarity condition ``grad J = 0`` is checked, loosely.
+    stationarity condition ``grad J = 0`` is checked, loosely. A multinomial
+    state gets its points (``_multinomial_influence.Points``)
+    in place of ``eta``.
     """
-    X, y, eta = _labelled(state, X, y)
+    X, y, eta = _labelled(state, encode, X, y)
     _check_points(state, X)
     w = check_weights(sample_weight, X)
+    if _multinomial(state):
+        points = _mi.Points(state, X, y)
+        grad, size = _mi.optimality(state, points.Ft, points.R, w)
+        _check_optimum(state, grad, size, w)
+        return X, y, w, points
     g = w * state.family.gradient(y, eta)
     # The alpha that was fitted, whatever the estimator's alpha is now.
     alpha, coef = state.alpha, state.coef
@@ -140,6 +200,12 @@ def _training_set(state, X, y, sample_weight):
     if state.fit_intercept:
         grad = np.append(grad, np.sum(g))
         size = np.append(size, np.sum(np.abs(g)))
+    _check_optimum(state, grad, size, w)
+    return X, y, w, eta
+
+
+def _check_optimum(state, grad, size, w):
+    """Raise unless ``grad J`` is small against its terms ``size``."""
     slack = 0.0
     if state.solver != "cholesky":  # the closed form of the normal family
         slack = _OPTIMALITY_TOL_FACTOR * state.tol * float(np.sum(w))
@@ -154,7 +220,6 @@ def _training_set(state, X, y, sample_weight):
             f"{scale:.3g}). Pass the X, y and sample_weight given to fit, in the "
             "same order."
         )
-    return X, y, w, eta
 
 
 def _scale(state, X):
@@ -183,6 +248,15 @@ def _point_factor(state, scale, y, eta, relative):
     return -np.divide(np.sign(lp), norms, out=np.zeros_like(lp), where=norms > 0)
 
 
+def _influence_products(test_gradients, directions):
+    """``grad l(z_t) . D_j`` for every test and training point, in blocks."""
+    n_test, n = test_gradients.shape[0], directions.shape[0]
+    out = np.empty((n_test, n))
+    for rows in row_blocks(n_test, n):
+        out[rows] = test_gradients[rows] @ directions.T
+    return check_finite_scores(out, "influences")
+
+
 # --------------------------------------------------------- public functions
 def parameter_influence(estimator, X, y):
     r"""Influence of points on the coefficients of a linear model.
@@ -191,13 +265,13 @@ def parameter_influence(estimator, X, y):
 
     Parameters
     ----------
-    estimator : TangentRegressor, TangentRegressorCV or Pipeline
+    estimator : TangentRegressor, TangentRegressorCV, TangentClassifier or Pipeline
         A fitted linear model (``kernel=None``).
     X : {array-like, sparse matrix} of shape (n_points, n_features)
         The points :math:`z = (x, y)` whose influence is wanted, usually
         training points.
     y : array-like of shape (n_points,)
-        Their labels.
+        Their labels (class labels for a classifier).
 
     Returns
     -------
@@ -205,6 +279,10 @@ def parameter_influence(estimator, X, y):
         :math:`I(z) = d\theta^*/d\varepsilon = -H^{-1}\nabla_\theta \ell(z)`
         for each point: the rate at which up-weighting it moves ``coef_``
         and, in the last column when an intercept is fitted, ``intercept_``.
+        A classifier of :math:`K > 2` classes gives shape (n_points,
+        n_classes * (n_features + fit_intercept)), laid out class by class:
+        ``influence.reshape(n_points, n_classes, -1)[:, k]`` moves
+        ``coef_[k]`` and, in its last column, ``intercept_[k]``.
 
     See Also
     --------
@@ -231,14 +309,17 @@ def parameter_influence(estimator, X, y):
     >>> parameter_influence(model, X, y).shape
     (40, 4)
     """
-    state, prep = _check_estimator(estimator)
+    state, prep, encode = _check_estimator(estimator)
     if state.model.kernel is not None:
         raise ValueError(
             "A kernel model has no finite parameter vector to differentiate: "
             "use prediction_influence(estimator, X, y, X_test) for the "
             "influence on the fitted function at the points X_test."
         )
-    X, y, eta = _labelled(state, prep(X), y)
+    X, y, eta = _labelled(state, encode, prep(X), y)
+    if _multinomial(state):
+        out = _mi.Points(state, X, y).directions
+        return check_finite_scores(out, "parameter influences")
     with np.errstate(over="ignore", invalid="ignore"):
         out = -state.family.gradient(y, eta)[:, None] * _scale(state, X).directions()
     return check_finite_scores(out, "parameter influences")
@@ -251,12 +332,12 @@ def prediction_influence(estimator, X, y, X_test, *, relative=False):
 
     Parameters
     ----------
-    estimator : TangentRegressor, TangentRegressorCV or Pipeline
-        A fitted model, linear or kernel, of any family.
+    estimator : TangentRegressor, TangentRegressorCV, TangentClassifier or Pipeline
+        A fitted model, linear or kernel, of any family or number of classes.
     X : {array-like, sparse matrix} of shape (n_points, n_features)
         The points whose influence is wanted, usually the training data.
     y : array-like of shape (n_points,)
-        Their labels.
+        Their labels (class labels for a classifier).
     X_test : {array-like, sparse matrix} of shape (n_test, n_features)
         Where the predictions are taken.
     relative : bool, default=False
@@ -270,7 +351,13 @@ def prediction_influence(estimator, X, y, X_test, *, relative=False):
         rate at which up-weighting point :math:`j` moves the linear predictor
         (the raw prediction, the margin of the binomial family) at
         :math:`x_t`. Multiply row :math:`t` by :math:`\mu'(\eta(x_t))` for
-        the mean.
+        the mean. For a classifier the linear predictor is
+        ``decision_function``; with :math:`K > 2` classes the shape is
+        (n_test, n_points, n_classes), the last axis its columns:
+        :math:`d\eta_k(x_t)/d\varepsilon_j = -\big(C(x_t, x_j)
+        (p_j - e_{y_j})\big)_k` with :math:`C(x, x') = J_x H^{-1}
+        J_{x'}^\top` the :math:`K \times K` cross-covariance of the linear
+        predictors.
 
     Notes
     -----
@@ -291,10 +378,25 @@ def prediction_influence(estimator, X, y, X_test, *, relative=False):
     >>> model = TangentRegressor(alpha=0.1, kernel="rbf").fit(X, y)
     >>> prediction_influence(model, X, y, [[0.0], [1.0]]).shape
     (2, 40)
+
+    A classifier of three classes has one column per class of its
+    ``decision_function``:
+
+    >>> from sklearn.datasets import load_iris
+    >>> from sktangent import TangentClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = TangentClassifier(alpha=1.0).fit(X, y)
+    >>> prediction_influence(clf, X, y, X[:2]).shape
+    (2, 150, 3)
     """
-    state, prep = _check_estimator(estimator)
-    X, y, eta = _labelled(state, prep(X), y)
+    state, prep, encode = _check_estimator(estimator)
+    X, y, eta = _labelled(state, encode, prep(X), y)
     X_test = state.validate_query(prep(X_test))
+    if _multinomial(state):
+        points = _mi.Points(state, X, y)
+        D = points.relative_directions() if relative else points.directions
+        out = _mi.decision_influence(_mi.design(state, X_test), D, state.n_classes)
+        return check_finite_scores(out, "influences")
     scale = _scale(state, X)
     factor = _point_factor(state, scale, y, eta, relative)
     return _influence_matrix(
@@ -309,12 +411,12 @@ def loss_influence(estimator, X, y, X_test, y_test, *, relative=False):
 
     Parameters
     ----------
-    estimator : TangentRegressor, TangentRegressorCV or Pipeline
-        A fitted model, linear or kernel, of any family.
+    estimator : TangentRegressor, TangentRegressorCV, TangentClassifier or Pipeline
+        A fitted model, linear or kernel, of any family or number of classes.
     X : {array-like, sparse matrix} of shape (n_points, n_features)
         The points whose influence is wanted, usually the training data.
     y : array-like of shape (n_points,)
-        Their labels.
+        Their labels (class labels for a classifier).
     X_test : {array-like, sparse matrix} of shape (n_test, n_features)
         Test points.
     y_test : array-like of shape (n_test,)
@@ -352,6 +454,12 @@ def loss_influence(estimator, X, y, X_test, y_test, *, relative=False):
     :math:`(\|u_f\|_{\mathcal H}^2 + u_b^2)^{1/2}`, which coincides with the
     linear model's norm for the linear kernel.
 
+    For a classifier of :math:`K > 2` classes the loss is the log-loss, with
+    :math:`\nabla_\theta \ell(z) = J_x^\top (p - e_y)`, so that
+    :math:`I(z, z') = -(p' - e_{y'})^\top C(x', x)\, (p - e_y)`
+    (:math:`C` as in :func:`prediction_influence`); the norm of the relative
+    influence runs over the coefficients and intercepts of every class.
+
     Examples
     --------
     >>> import numpy as np
@@ -364,9 +472,16 @@ def loss_influence(estimator, X, y, X_test, y_test, *, relative=False):
     >>> loss_influence(model, X[:30], y[:30], X[30:], y[30:]).shape
     (10, 30)
     """
-    state, prep = _check_estimator(estimator)
-    X, y, eta = _labelled(state, prep(X), y)
-    X_test, y_test, eta_test = _labelled(state, prep(X_test), y_test, name="X_test")
+    state, prep, encode = _check_estimator(estimator)
+    X, y, eta = _labelled(state, encode, prep(X), y)
+    X_test, y_test, eta_test = _labelled(
+        state, encode, prep(X_test), y_test, name="X_test"
+    )
+    if _multinomial(state):
+        points = _mi.Points(state, X, y)
+        D = points.relative_directions() if relative else points.directions
+        test = _mi.Points(state, X_test, y_test)
+        return _influence_products(test.gradients, D)
     scale = _scale(state, X)
     factor = _point_factor(state, scale, y, eta, relative)
     test_factor = state.family.gradient(y_test, eta_test)
@@ -380,19 +495,21 @@ def self_influence(estimator, X, y):
 
     Parameters
     ----------
-    estimator : TangentRegressor, TangentRegressorCV or Pipeline
-        A fitted model, linear or kernel, of any family.
+    estimator : TangentRegressor, TangentRegressorCV, TangentClassifier or Pipeline
+        A fitted model, linear or kernel, of any family or number of classes.
     X : {array-like, sparse matrix} of shape (n_points, n_features)
         The points, usually the training data.
     y : array-like of shape (n_points,)
-        Their labels.
+        Their labels (class labels for a classifier).
 
     Returns
     -------
     influence : ndarray of shape (n_points,)
         :math:`I(z, z) = -\ell'(z)^2\, S(x, x)`, never positive: more weight
         on a point always fits it better. Large negative values mark points
-        the model bends towards, such as outliers.
+        the model bends towards, such as outliers. For a classifier of
+        :math:`K > 2` classes, :math:`-(p - e_y)^\top C(x, x)\, (p - e_y)`
+        with :math:`C(x, x) = J_x H^{-1} J_x^\top`.
 
     Examples
     --------
@@ -406,8 +523,11 @@ def self_influence(estimator, X, y):
     >>> bool(np.all(self_influence(model, X, y) <= 0))
     True
     """
-    state, prep = _check_estimator(estimator)
-    X, y, eta = _labelled(state, prep(X), y)
+    state, prep, encode = _check_estimator(estimator)
+    X, y, eta = _labelled(state, encode, prep(X), y)
+    if _multinomial(state):
+        out = _mi.self_influence(_mi.Points(state, X, y))
+        return check_finite_scores(out, "self-influences")
     with np.errstate(over="ignore", invalid="ignore"):
         out = -(state.family.gradient(y, eta) ** 2) * _scale(state, X).diag()
     return check_finite_scores(out, "self-influences")
@@ -420,12 +540,12 @@ def leave_one_out(estimator, X, y, *, sample_weight=None):
 
     Parameters
     ----------
-    estimator : TangentRegressor, TangentRegressorCV or Pipeline
-        A fitted model, linear or kernel, of any family.
+    estimator : TangentRegressor, TangentRegressorCV, TangentClassifier or Pipeline
+        A fitted model, linear or kernel, of any family or number of classes.
     X : {array-like, sparse matrix} of shape (n_samples, n_features)
         The training data given to ``fit``, in the same order.
     y : array-like of shape (n_samples,)
-        The training targets.
+        The training targets (class labels for a classifier).
     sample_weight : array-like of shape (n_samples,), default=None
         The sample weights given to ``fit``.
 
@@ -444,6 +564,15 @@ def leave_one_out(estimator, X, y, *, sample_weight=None):
         leverage
             :math:`h_i = w_i \ell''_i S(x_i, x_i)`, the diagonal of the hat
             matrix of the (last IRLS step of the) fit.
+
+        For a classifier of two classes the predictions are the probabilities
+        of ``classes_[1]`` and the residuals those of the targets
+        ``[y == classes_[1]]``. With :math:`K > 2` classes ``predictions``
+        are the class probabilities :math:`p_{-i}(x_i)`, ``residuals`` the
+        one-hot labels minus them and ``linear_predictor`` the decision
+        function :math:`\eta_{-i}(x_i)`, all of shape (n_samples, n_classes);
+        ``leverage`` is :math:`\operatorname{tr}(w_i D_i C_i)`, shape
+        (n_samples,).
 
     Raises
     ------
@@ -470,6 +599,18 @@ def leave_one_out(estimator, X, y, *, sample_weight=None):
     approximation :math:`\theta^* + w_i H^{-1}\nabla_\theta\ell_i`.
     A point of zero weight keeps its fitted value.
 
+    With :math:`K > 2` classes the point's curvature is the :math:`K \times
+    K` matrix :math:`w_i D_i`, :math:`D_i = \operatorname{diag}(p_i) - p_i
+    p_i^\top`, and Woodbury's identity takes the place of Sherman--Morrison:
+
+    .. math::
+
+        \eta_{-i}(x) = \eta(x) + w_i\, C(x, x_i)\, (I - w_i D_i C_i)^{-1}
+        (p_i - e_{y_i}), \qquad C_i = C(x_i, x_i),
+
+    with :math:`C(x, x') = J_x H^{-1} J_{x'}^\top` the cross-covariance of
+    the linear predictors.
+
     Examples
     --------
     >>> import numpy as np
@@ -483,8 +624,19 @@ def leave_one_out(estimator, X, y, *, sample_weight=None):
     >>> bool(np.all(np.abs(loo.residuals) >= np.abs(y - model.predict(X))))
     True
     """
-    state, prep = _check_estimator(estimator)
-    X, y, w, _ = _training_set(state, prep(X), y, sample_weight)
+    state, prep, encode = _check_estimator(estimator)
+    X, y, w, points = _training_set(state, encode, prep(X), y, sample_weight)
+    if _multinomial(state):
+        _, shift, leverage = _mi.loo_steps(points, w)
+        eta = points.eta + shift
+        proba = softmax(eta, axis=1)
+        check_finite_scores(np.column_stack([proba, eta]), "leave-one-out predictions")
+        return Bunch(
+            predictions=proba,
+            residuals=one_hot(y, state.n_classes) - proba,
+            linear_predictor=eta,
+            leverage=leverage,
+        )
     loo = _leave_one_out(state, X, y, w, S=_scale(state, X).diag())
     mu = state.family.inverse_link(loo.eta)
     check_finite_scores(np.column_stack([mu, loo.eta]), "leave-one-out predictions")
@@ -503,12 +655,12 @@ def memorisation_score(estimator, X, y, *, sample_weight=None):
 
     Parameters
     ----------
-    estimator : TangentRegressor, TangentRegressorCV or Pipeline
-        A fitted model, linear or kernel, of any family.
+    estimator : TangentRegressor, TangentRegressorCV, TangentClassifier or Pipeline
+        A fitted model, linear or kernel, of any family or number of classes.
     X : {array-like, sparse matrix} of shape (n_samples, n_features)
         The training data given to ``fit``, in the same order.
     y : array-like of shape (n_samples,)
-        The training targets.
+        The training targets (class labels for a classifier).
     sample_weight : array-like of shape (n_samples,), default=None
         The sample weights given to ``fit``.
 
@@ -517,9 +669,10 @@ def memorisation_score(estimator, X, y, *, sample_weight=None):
     scores : ndarray of shape (n_samples,)
         :math:`m_i = \ell(y_i, \eta_{-i}(x_i)) - \ell(y_i, \eta(x_i))`: the
         loss of the point under the model fitted without it, minus its loss
-        under the full model (half deviances, not weighted). Large for
-        points the model can only fit by memorising them -- atypical or
-        mislabelled points.
+        under the full model (half deviances, not weighted; for a
+        classifier the log-loss :math:`-\log p_{y}`). Large for points the
+        model can only fit by memorising them -- atypical or mislabelled
+        points.
 
     See Also
     --------
@@ -546,8 +699,13 @@ def memorisation_score(estimator, X, y, *, sample_weight=None):
     >>> int(np.argmax(memorisation_score(model, X, y)))
     0
     """
-    state, prep = _check_estimator(estimator)
-    X, y, w, eta = _training_set(state, prep(X), y, sample_weight)
+    state, prep, encode = _check_estimator(estimator)
+    X, y, w, eta = _training_set(state, encode, prep(X), y, sample_weight)
+    if _multinomial(state):
+        points = eta  # the multinomial training set comes as its points
+        _, shift, _ = _mi.loo_steps(points, w)
+        out = _mi.loss(points.eta + shift, y) - _mi.loss(points.eta, y)
+        return check_finite_scores(out, "memorisation scores")
     scale = _scale(state, X)
     S = scale.diag()
     shift, _ = loo_shift(state.family, y, w, eta, S)
@@ -564,12 +722,12 @@ def harm_score(estimator, X, y, X_val, y_val, *, sample_weight=None, method="new
 
     Parameters
     ----------
-    estimator : TangentRegressor, TangentRegressorCV or Pipeline
-        A fitted model, linear or kernel, of any family.
+    estimator : TangentRegressor, TangentRegressorCV, TangentClassifier or Pipeline
+        A fitted model, linear or kernel, of any family or number of classes.
     X : {array-like, sparse matrix} of shape (n_samples, n_features)
         The training data given to ``fit``, in the same order.
     y : array-like of shape (n_samples,)
-        The training targets.
+        The training targets (class labels for a classifier).
     X_val : {array-like, sparse matrix} of shape (n_val, n_features)
         Validation points.
     y_val : array-like of shape (n_val,)
@@ -587,9 +745,9 @@ def harm_score(estimator, X, y, X_val, y_val, *, sample_weight=None, method="new
     harm : ndarray of shape (n_samples,)
         Validation loss with training point :math:`i` minus without it,
         :math:`\sum_v \ell(y_v, \eta(x_v)) - \ell(y_v, \eta_{-i}(x_v))`
-        (total half deviance over the validation set). Positive: the point
-        is harmful, removing it lowers the validation loss; negative:
-        helpful.
+        (total half deviance over the validation set; total log-loss for a
+        classifier). Positive: the point is harmful, removing it lowers the
+        validation loss; negative: helpful.
 
     See Also
     --------
@@ -617,9 +775,12 @@ def harm_score(estimator, X, y, X_val, y_val, *, sample_weight=None, method="new
     """
     if method not in ("newton", "influence"):
         raise ValueError(f"method must be 'newton' or 'influence'; got {method!r}.")
-    state, prep = _check_estimator(estimator)
-    X, y, w, eta = _training_set(state, prep(X), y, sample_weight)
-    X_val, y_val, eta_val = _labelled(state, prep(X_val), y_val, name="X_val")
+    state, prep, encode = _check_estimator(estimator)
+    X, y, w, eta = _training_set(state, encode, prep(X), y, sample_weight)
+    X_val, y_val, eta_val = _labelled(state, encode, prep(X_val), y_val, name="X_val")
+    if _multinomial(state):
+        harm = _mi.harm(eta, w, X_val, y_val, eta_val, method)
+        return check_finite_scores(harm, "harm scores")
     family = state.family
     scale = _scale(state, X)
     if method == "newton":
@@ -649,12 +810,12 @@ def drop_harmful(
 
     Parameters
     ----------
-    estimator : TangentRegressor, TangentRegressorCV or Pipeline
-        A fitted model, linear or kernel, of any family.
+    estimator : TangentRegressor, TangentRegressorCV, TangentClassifier or Pipeline
+        A fitted model, linear or kernel, of any family or number of classes.
     X : {array-like, sparse matrix} of shape (n_samples, n_features)
         The training data given to ``fit``, in the same order.
     y : array-like of shape (n_samples,)
-        The training targets.
+        The training targets (class labels for a classifier).
     X_val : {array-like, sparse matrix} of shape (n_val, n_features)
         Validation points.
     y_val : array-like of shape (n_val,)
