@@ -367,8 +367,7 @@ def fit_multinomial(F, Y, w, alpha, fit_intercept, solver, max_iter, tol):
 
 
 class MultinomialFamily:
-    """What the strategies ask of a family, for the multinomial model: its
-    variance depends on the mean (``goal="auto"`` scores the complexity)."""
+    """What the strategies ask of a family, for the multinomial model."""
 
     name = "multinomial"
     constant_variance = False
@@ -419,10 +418,6 @@ class MultinomialState:
             raise AttributeError("A fitted state cannot be changed; refit instead.")
         object.__setattr__(self, name, value)
 
-    #: The goal-oriented batches (``goal="predictions"``) need a scalar
-    #: linear predictor; the multinomial model scores the complexity.
-    goal_batches = False
-
     def validate_query(self, X):
         return self.check_query(X)
 
@@ -431,6 +426,10 @@ class MultinomialState:
         return multinomial_batch(
             self, X_pool, n_instances, criterion, order, return_rows
         )
+
+    def goal_batch(self, X_pool, n_instances, X_goal=None, **options):
+        """Goal-oriented greedy batches (:func:`multinomial_goal_batch`)."""
+        return multinomial_goal_batch(self, X_pool, n_instances, X_goal, **options)
 
     def eta(self, X, with_tangent=False):
         """``eta_k(x)`` (m, K), and its tangent ``d eta_k / ds`` if asked."""
@@ -545,6 +544,96 @@ def multinomial_batch(
         hess = hess.conditioned(Ft[q], _curvature(P[q]))
         T = hess.tangent(rho).reshape(K, -1)
     out = (np.asarray(indices), np.asarray(scores), Ft @ T.T)
+    if return_score_rows:
+        return (*out, np.array(score_rows))
+    return out
+
+
+def _cross_covariance(hess, Fa, Fb):
+    """``C(x_a, x_b) = J_a H^-1 J_b'``, shape (n_a, n_b, K, K)."""
+    hess.eta_covariance(Fa[:0])  # forms H^-1 once
+    inverse, K, q = hess._inverse, hess.n_classes, hess.q
+    out = np.empty((Fa.shape[0], Fb.shape[0], K, K))
+    for k in range(K):
+        for m in range(K):
+            block = inverse[k * q : (k + 1) * q, m * q : (m + 1) * q]
+            out[:, :, k, m] = (Fa @ block) @ Fb.T
+    return out
+
+
+def multinomial_goal_batch(
+    state,
+    X_pool,
+    n_instances,
+    X_goal=None,
+    *,
+    goal_size=None,
+    random_state=None,
+    noise=1.0,
+    order=None,
+    return_score_rows=False,
+):
+    r"""Greedy batches by the expected influence of a label on the goal's
+    predictions (``expected_influence_sampling`` for multinomial models).
+
+    Labelling ``x`` at its predicted class distribution adds ``D_x (x)
+    x~ x~' / lambda`` to the Hessian, which lowers the covariance of the
+    linear predictors at a goal point ``x_j`` by ``C_jx M_x C_xj`` with
+    ``M_x = (lambda I + D_x C_xx)^-1 D_x`` (Woodbury). The score is that
+    reduction weighted by the goal point's curvature,
+
+    .. math::
+
+        g(x) = \sum_{j \in G} \operatorname{tr}\big(D_j C_{jx} M_x C_{xj}\big),
+
+    the multinomial form of :math:`\sum_j \omega_j S(x_j, x)^2 / (\lambda /
+    d(x) + S(x, x))` of the scalar families (:math:`D = \operatorname{diag}(p)
+    - pp^\top`, which is :math:`p(1-p)` for two classes). Up to ``goal_size``
+    goal rows (drawn with ``random_state``, a fixed seed when None) stand
+    for the goal set, and the scores are scaled to its size. Each pick is
+    then added to the Hessian, refactorised, and the scores recomputed.
+    """
+    from ._batch import take_best
+
+    goal_all = X_pool if X_goal is None else X_goal
+    n_goal = goal_all.shape[0]
+    rows, scale = np.arange(n_goal), 1.0
+    if goal_size is not None and n_goal > goal_size:
+        rng = np.random.RandomState(0 if random_state is None else random_state)
+        rows = np.sort(rng.choice(n_goal, goal_size, replace=False))
+        scale = n_goal / goal_size
+    F_pool = _design_rows(state, X_pool)
+    F_goal = _design_rows(state, goal_all[rows])
+    P_pool = softmax(state.eta(X_pool), axis=1)
+    P_goal = softmax(state.eta(goal_all[rows]), axis=1)
+    K = state.n_classes
+    D_pool = np.einsum("mk,kl->mkl", P_pool, np.eye(K)) - np.einsum(
+        "mk,ml->mkl", P_pool, P_pool
+    )
+    D_goal = np.einsum("mk,kl->mkl", P_goal, np.eye(K)) - np.einsum(
+        "mk,ml->mkl", P_goal, P_goal
+    )
+    hess = state.hessian
+    indices, scores = [], []
+    score_rows = [] if return_score_rows else None
+    taken = np.zeros(X_pool.shape[0], dtype=bool)
+    eye = np.eye(K)
+    for step in range(n_instances):
+        score = np.empty(X_pool.shape[0])
+        for block in row_blocks(X_pool.shape[0], 4 * K * K * F_goal.shape[0]):
+            C_xx = hess.eta_covariance(F_pool[block])
+            D_x = D_pool[block]
+            M = np.linalg.solve(noise * eye + D_x @ C_xx, D_x)
+            C = _cross_covariance(hess, F_goal, F_pool[block])  # (g, b, K, K)
+            E = np.einsum("jxka,jkl,jxlb->xab", C, D_goal, C)
+            score[block] = scale * np.einsum("xab,xba->x", M, E)
+        q, best = take_best(score, taken, order, score_rows)
+        indices.append(q)
+        scores.append(best)
+        if step + 1 == n_instances:
+            break
+        hess = hess.conditioned(F_pool[q] / np.sqrt(noise), D_pool[q])
+    out = (np.asarray(indices), np.asarray(scores))
     if return_score_rows:
         return (*out, np.array(score_rows))
     return out

@@ -7,9 +7,11 @@ functions use :func:`unwrap` to reach the fitted state through pipelines,
 searches and modAL learners.
 """
 
+from functools import partial
 from numbers import Integral, Real
 
 import numpy as np
+from sklearn.base import is_classifier
 from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
@@ -130,13 +132,14 @@ def goal_rows(state, transform, X_goal):
 GOALS = ("auto", "predictions", "complexity")
 
 
-def resolve_goal(goal, X_goal, family):
-    """The goal that ``goal="auto"`` stands for: a rule on the family.
+def resolve_goal(goal, X_goal, family, classifier=False):
+    """The goal that ``goal="auto"`` stands for: a rule on the model.
 
-    Predictions where the variance does not depend on the mean (the normal
-    family) or where the user names goal points; elsewhere the complexity,
-    whose pointwise score does not lean on a Laplace covariance built from
-    means that a few labels determine poorly.
+    Predictions for classifiers, where the variance does not depend on the
+    mean (the normal family) or where the user names goal points; elsewhere
+    (the other regression families) the complexity, whose pointwise score
+    does not lean on a Laplace covariance built from means that a few labels
+    determine poorly.
     """
     if goal == "complexity" and X_goal is not None:
         raise ValueError(
@@ -145,7 +148,7 @@ def resolve_goal(goal, X_goal, family):
         )
     if goal != "auto":
         return goal
-    if X_goal is not None or family.constant_variance:
+    if classifier or X_goal is not None or family.constant_variance:
         return "predictions"
     return "complexity"
 
@@ -197,16 +200,13 @@ def select(
         check_goal_options(goal["goal"], goal["goal_size"], goal["noise"])
     state, X, order, transform = prepare(learner, X_pool, n_instances, **options)
     if criterion == "expected":
-        kind = resolve_goal(goal["goal"], goal["X_goal"], state.family)
+        classifier = is_classifier(unwrap(learner)[0])
+        kind = resolve_goal(goal["goal"], goal["X_goal"], state.family, classifier)
         criterion = "influence" if kind == "complexity" else "expected"
-    if criterion == "expected" and not getattr(state, "goal_batches", True):
-        raise ValueError(
-            f"goal='predictions' is not available for a {state.family.name} "
-            "model; use goal='complexity' (or 'auto' without X_goal)."
-        )
     if criterion == "expected":
-        out = expected_influence_batch(
-            state,
+        # A state with goal batches of its own (multinomial) runs them.
+        goal_batch = getattr(state, "goal_batch", None)
+        out = (goal_batch or partial(expected_influence_batch, state))(
             X,
             n_instances,
             goal_rows(state, transform, goal["X_goal"]),

@@ -1,5 +1,7 @@
 """Query strategies with TangentClassifier learners, against refits."""
 
+from functools import partial
+
 import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer, load_iris
@@ -88,23 +90,65 @@ def test_binary_classifier_strategies_are_the_binomial_regressor_s():
     reg = TangentRegressor(
         alpha=1.0, family="binomial", dispersion="fixed", kernel="rbf", gamma=0.05
     ).fit(X, (y == clf.classes_[1]).astype(float))
-    for strategy in (
-        influence_sampling,
-        variance_sampling,
-        expected_influence_sampling,
-    ):
+    # goal="auto" is "predictions" for a classifier, "complexity" for a
+    # binomial regressor: the regressor is asked for the classifier's goal.
+    expected = partial(expected_influence_sampling, goal="predictions")
+    pairs = [(f, f) for f in (influence_sampling, variance_sampling)]
+    for strategy, reference in [*pairs, (expected_influence_sampling, expected)]:
         a = strategy(clf, X_pool, n_instances=3)
-        b = strategy(reg, X_pool, n_instances=3)
+        b = reference(reg, X_pool, n_instances=3)
         np.testing.assert_array_equal(a[0], b[0])
         np.testing.assert_allclose(a[1], b[1], rtol=1e-10)
 
 
-def test_classifier_in_a_pipeline_and_goal_errors():
+def test_classifier_in_a_pipeline_and_the_goal_rule():
     X, y, X_pool = labelled(load_iris)
     pipe = make_pipeline(StandardScaler(), TangentClassifier()).fit(X, y)
     idx, scores = influence_sampling(pipe, X_pool, n_instances=2)
     assert idx.shape == (2,) and np.all(np.isfinite(scores))
-    idx_auto, _ = expected_influence_sampling(pipe, X_pool, n_instances=2)
-    np.testing.assert_array_equal(idx, idx_auto)  # auto scores the complexity
-    with pytest.raises(ValueError, match="multinomial"):
-        expected_influence_sampling(pipe, X_pool, goal="predictions")
+    # For classifiers goal="auto" scores the predictions, not the complexity.
+    auto = expected_influence_sampling(pipe, X_pool, n_instances=2)
+    pred = expected_influence_sampling(pipe, X_pool, n_instances=2, goal="predictions")
+    np.testing.assert_array_equal(auto[0], pred[0])
+    complexity = expected_influence_sampling(pipe, X_pool, 2, goal="complexity")
+    np.testing.assert_array_equal(complexity[0], idx)
+
+
+@pytest.mark.parametrize("noise", [1.0, 0.5])
+def test_multinomial_goal_scores_are_the_covariance_reduction_of_refits(noise):
+    """g(x) = sum_j tr(D_j (C_j - C_j')) with C' the covariance of the model
+    refitted with x added at its predicted class distribution, weight
+    1 / noise; later picks condition on the earlier ones."""
+    X, y, X_pool = labelled(load_iris, n=25)
+    X_goal = X_pool[::4]
+    clf = TangentClassifier(alpha=1.0, tol=1e-12).fit(X, y)
+    options = strategy_options(False, None, None, "total")
+    goal = {"goal": "predictions", "X_goal": X_goal, "goal_size": None}
+    picks, _, rows = select(
+        clf, X_pool, 3, "expected", options, True, goal={**goal, "noise": noise}
+    )
+
+    def goal_variance(model):
+        state = model.fitted_state_
+        Ft = np.column_stack([X_goal, np.ones(len(X_goal))])
+        C = state.hessian.eta_covariance(Ft)
+        P = clf.predict_proba(X_goal)
+        D = np.einsum("mk,kl->mkl", P, np.eye(3)) - np.einsum("mk,ml->mkl", P, P)
+        return np.einsum("mkl,mlk->", D, C)
+
+    added, probs = [], []
+    for step in range(len(picks)):
+        Xa, ya, wa = with_soft_labels(X, y, added, probs, clf.classes_)
+        wa[len(y) :] /= noise
+        base = TangentClassifier(alpha=1.0, tol=1e-12).fit(Xa, ya, sample_weight=wa)
+        for j in np.argsort(-np.nan_to_num(rows[step], nan=-1))[:3]:
+            p = clf.predict_proba(X_pool[j : j + 1])[0]
+            Xb, yb, wb = with_soft_labels(Xa, ya, [X_pool[j]], [p], clf.classes_)
+            wb[: len(wa)] = wa
+            wb[len(wa) :] /= noise
+            after = TangentClassifier(alpha=1.0, tol=1e-12)
+            after.fit(Xb, yb, sample_weight=wb)
+            expected = goal_variance(base) - goal_variance(after)
+            np.testing.assert_allclose(rows[step][j], expected, rtol=1e-6)
+        added.append(X_pool[picks[step]])
+        probs.append(clf.predict_proba(X_pool[picks[step] : picks[step] + 1])[0])
