@@ -5,7 +5,9 @@ without modAL installed): ``strategy(learner, X_pool, n_instances=1, ...)``
 returns ``(indices, scores)``, the pool rows to label next and the criterion
 of each. ``learner`` may be
 
-* a fitted :class:`~sktangent.TangentRegressor`;
+* a fitted :class:`~sktangent.TangentRegressor` or
+  :class:`~sktangent.TangentClassifier` (or
+  :class:`~sktangent.MultiUserTangentRegressor`, with ``groups``);
 * a fitted :class:`~sklearn.pipeline.Pipeline` whose last step is one (the
   pool is transformed by the earlier steps first);
 * a fitted :class:`~sklearn.model_selection.GridSearchCV` or
@@ -16,8 +18,9 @@ of each. ``learner`` may be
 
 Batches (``n_instances > 1``) are chosen greedily: after each pick the
 tangent and the posterior covariance on the pool are updated by
-Sherman-Morrison as if the pick had been labelled with its predicted value,
-so later picks avoid what earlier ones already cover, without a refit.
+Sherman-Morrison as if the pick had been labelled with its predicted value
+(a classifier's pick with its predicted class distribution), so later picks
+avoid what earlier ones already cover, without a refit.
 """
 
 from ._strategy import select, strategy_options
@@ -44,7 +47,7 @@ def influence_sampling(
 
     Parameters
     ----------
-    learner : TangentRegressor, Pipeline, search CV or modAL learner
+    learner : TangentRegressor, TangentClassifier, Pipeline, search CV or modAL learner
         A fitted model; see the module docstring for what is accepted.
     X_pool : {array-like, sparse matrix} of shape (n_pool, n_features)
         Candidate points, in the learner's input space.
@@ -109,7 +112,7 @@ def variance_sampling(
 
     Parameters
     ----------
-    learner : TangentRegressor, Pipeline, search CV or modAL learner
+    learner : TangentRegressor, TangentClassifier, Pipeline, search CV or modAL learner
         A fitted model.
     X_pool : {array-like, sparse matrix} of shape (n_pool, n_features)
         Candidate points.
@@ -178,19 +181,30 @@ def expected_influence_sampling(
     With ``goal="complexity"`` the goal is the model's complexity instead,
     and the score is the pointwise :math:`u(x)` of :func:`influence_sampling`
     (the same construction with the complexity in place of the goal's
-    predictions). ``goal="auto"`` chooses by a rule on the family: the
-    predictions for the normal family, or whenever ``X_goal`` is given; the
-    complexity for the families whose variance depends on the mean (poisson,
-    gamma, tweedie, binomial), where the covariance :math:`S` and the
-    weights :math:`d` and :math:`\\omega` rest on fitted means that a few
-    labels determine poorly. The rule is what the public benchmark
-    (``benchmarks/bench_active_learning.py``) supports: the pointwise score
-    was the best strategy on all of its count and proportion cases, the
-    prediction goal the more reliable one on its continuous targets.
+    predictions). ``goal="auto"`` chooses by a rule on the model: the
+    predictions for classifiers, for the normal family, and whenever
+    ``X_goal`` is given; the complexity for the regression families whose
+    variance depends on the mean (poisson, gamma, tweedie, binomial), where
+    the covariance :math:`S` and the weights :math:`d` and :math:`\\omega`
+    rest on fitted means that a few labels determine poorly. The rule is what
+    the public benchmarks support: on regression
+    (``benchmarks/bench_active_learning.py``) the pointwise score was the
+    best strategy on all of the count and proportion cases, the prediction
+    goal the more reliable one on continuous targets; on classification
+    (``benchmarks/bench_active_classification.py``) the prediction goal
+    beat the pointwise score.
+
+    For a multinomial :class:`~sktangent.TangentClassifier` the score is the
+    same construction with :math:`K \\times K` blocks: :math:`g(x) =
+    \\sum_j \\operatorname{tr}(D_j C_{jx} M_x C_{xj})` with :math:`C` the
+    covariance of the class outputs, :math:`D = \\operatorname{diag}(p) -
+    pp^\\top` and :math:`M_x = (\\lambda I + D_x C_{xx})^{-1} D_x`; each
+    pick of a batch is added to the Hessian at its predicted class
+    distribution.
 
     Parameters
     ----------
-    learner : TangentRegressor, Pipeline, search CV or modAL learner
+    learner : TangentRegressor, TangentClassifier, Pipeline, search CV or modAL learner
         A fitted model; see the module docstring for what is accepted.
     X_pool : {array-like, sparse matrix} of shape (n_pool, n_features)
         Candidate points, in the learner's input space.
@@ -201,7 +215,7 @@ def expected_influence_sampling(
         with no refit.
     goal : {"auto", "predictions", "complexity"}, default="auto"
         What a label should move: the predictions over the goal set, or the
-        model's complexity; ``"auto"`` follows the family (see above).
+        model's complexity; ``"auto"`` follows the model (see above).
     X_goal : {array-like, sparse matrix} of shape (n_goal, n_features), \
             default=None
         The points whose predictions matter, in the learner's input space,
