@@ -13,6 +13,7 @@ from sklearn.utils.validation import (
 
 from ._estimator import TangentRegressor
 from ._families import get_family
+from ._implicit import check_finite_fit
 from ._models import kernel_params
 from ._multinomial import (
     KernelFeatureModel,
@@ -265,12 +266,7 @@ class TangentClassifier(ClassifierMixin, BaseEstimator):
         self.n_iter_ = max(int(self.n_iter_), 1)
         B, b = obj.blocks(theta)
         T, t_b = obj.blocks(hess.tangent(obj.rho(theta)))
-        for name, value in (("coefficients", B), ("tangent", T)):
-            if not np.all(np.isfinite(value)):
-                raise ValueError(
-                    f"The fit produced non-finite {name}. Scale the features or "
-                    "increase alpha."
-                )
+        check_finite_fit(B, T)
         state = MultinomialState(
             model=model,
             hessian=hess,

@@ -45,6 +45,16 @@ class IllConditionedError(ValueError):
     """
 
 
+def check_finite_fit(coef, tangent):
+    """Refuse a fit whose coefficients or tangent overflowed."""
+    for name, value in (("coefficients", coef), ("tangent", tangent)):
+        if not np.all(np.isfinite(value)):
+            raise IllConditionedError(
+                f"The fit produced non-finite {name} (overflow for extreme "
+                "linear predictors). Scale the features or increase alpha."
+            )
+
+
 # Below this reciprocal condition number a solve with H has lost all but a
 # few digits; we refuse rather than return a tangent that is mostly noise.
 RCOND_MIN = 1e-13

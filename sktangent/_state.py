@@ -14,7 +14,7 @@ import numpy as np
 from sklearn.utils.validation import check_consistent_length
 
 from ._families import dispersion_root
-from ._implicit import IllConditionedError
+from ._implicit import check_finite_fit
 from ._models import LinearDualModel, kernel_params, make_model, row_blocks
 from ._objective import Objective
 from ._solvers import choose_solver, finish
@@ -80,12 +80,7 @@ def fit_state(family, X, y, w, params, dispersion_rule, check_query):
     )
     result = solver.solve(objective)
     coef, intercept, tangent, intercept_tangent = finish(objective, result)
-    for name, value in (("coefficients", coef), ("tangent", tangent)):
-        if not np.all(np.isfinite(value)):
-            raise IllConditionedError(
-                f"The fit produced non-finite {name} (overflow for extreme "
-                "linear predictors). Scale the features or increase alpha."
-            )
+    check_finite_fit(coef, tangent)
     state = FittedState(
         family=family,
         model=model,
