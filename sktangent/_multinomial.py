@@ -625,7 +625,8 @@ def multinomial_goal_batch(
             D_x = D_pool[block]
             M = np.linalg.solve(noise * eye + D_x @ C_xx, D_x)
             C = _cross_covariance(hess, F_goal, F_pool[block])  # (g, b, K, K)
-            E = np.einsum("jxka,jkl,jxlb->xab", C, D_goal, C)
+            DC = np.einsum("jkl,jxlb->jxkb", D_goal, C)
+            E = np.einsum("jxka,jxkb->xab", C, DC)
             score[block] = scale * np.einsum("xab,xba->x", M, E)
         q, best = take_best(score, taken, order, score_rows)
         indices.append(q)
