@@ -7,6 +7,7 @@ Test modules import the plain functions and constants below with
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from scipy.special import expit
 
 from sktangent import TangentRegressor
 from sktangent._families import get_family
@@ -126,6 +127,21 @@ def draw(name, power, mu, phi, rng, size=None):
         # Inverse Gaussian with mean mu and shape 1 / phi.
         return rng.wald(mu, 1 / phi, size=size)
     raise ValueError(name)
+
+
+def draw_targets(name, eta, rng):
+    """Labels drawn from the family at the linear predictor ``eta``."""
+    mu = np.exp(eta)
+    if name == "normal":
+        return eta + 0.3 * rng.normal(size=eta.size)
+    if name == "poisson":
+        return rng.poisson(mu).astype(float)
+    if name == "gamma":
+        return rng.gamma(2.0, mu / 2.0)
+    if name == "binomial":
+        return rng.binomial(1, expit(eta)).astype(float)
+    # Tweedie 1 < p < 2: compound Poisson-gamma, exact zeros included.
+    return rng.gamma(2.0, mu / 2.0) * (rng.uniform(size=eta.size) < 0.7)
 
 
 def make_glm_problem(spec, model, fit_intercept, weighted, seed=0, **params):

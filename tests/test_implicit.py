@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from scipy.special import expit
+from conftest import draw_targets
 
 from sktangent._families import get_family
 from sktangent._implicit import (
@@ -34,21 +34,6 @@ FAMILIES = [
 ]
 ALPHA = 0.8
 GAMMA = 0.5
-
-
-def targets(name, eta, rng):
-    """Labels drawn from the family at the linear predictor ``eta``."""
-    mu = np.exp(eta)
-    if name == "normal":
-        return eta + 0.3 * rng.normal(size=eta.size)
-    if name == "poisson":
-        return rng.poisson(mu).astype(float)
-    if name == "gamma":
-        return rng.gamma(2.0, mu / 2.0)
-    if name == "binomial":
-        return rng.binomial(1, expit(eta)).astype(float)
-    # Tweedie 1 < p < 2: compound Poisson-gamma, exact zeros included.
-    return rng.gamma(2.0, mu / 2.0) * (rng.uniform(size=eta.size) < 0.7)
 
 
 def solve_problem(obj, tol=1e-12):
@@ -99,7 +84,7 @@ def make_fit(kind, family, fit_intercept, weighted, sparse=False, seed=0):
     if kind in ("primal", "cg"):
         X[rng.uniform(size=X.shape) < 0.3] = 0.0
     eta = X @ rng.normal(size=p) if kind != "dual" else np.sin(2 * X[:, 0])
-    y = targets(name, eta + 0.3, rng)
+    y = draw_targets(name, eta + 0.3, rng)
     w = rng.uniform(0.5, 2.0, size=n) if weighted else np.ones(n)
     if weighted:
         w[3] = 0.0  # a row the fit ignores: d = 0 there

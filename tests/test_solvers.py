@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from scipy.special import expit
+from conftest import draw_targets
 from sklearn.exceptions import ConvergenceWarning
 
 from sktangent._families import get_family
@@ -43,20 +43,6 @@ OPTIONS = {"max_iter": 500, "tol": 1e-10}
 LBFGS_OPTIONS = {"max_iter": 500, "tol": 1e-8}
 
 
-def targets(name, eta, rng):
-    """Labels drawn from the family at the linear predictor ``eta``."""
-    mu = np.exp(eta)
-    if name == "normal":
-        return eta + 0.3 * rng.normal(size=eta.size)
-    if name == "poisson":
-        return rng.poisson(mu).astype(float)
-    if name == "gamma":
-        return rng.gamma(2.0, mu / 2.0)
-    if name == "binomial":
-        return rng.binomial(1, expit(eta)).astype(float)
-    return rng.gamma(2.0, mu / 2.0) * (rng.uniform(size=eta.size) < 0.7)
-
-
 def problem(
     shape, family, fit_intercept, weighted, sparse=False, alpha=0.8, seed=0, p=None
 ):
@@ -70,7 +56,7 @@ def problem(
     X[rng.uniform(size=X.shape) < 0.3] = 0.0
     eta = X @ (rng.normal(size=p) / np.sqrt(p / 4)) + 0.3
     name, power = family
-    y = targets(name, eta, rng)
+    y = draw_targets(name, eta, rng)
     w = rng.uniform(0.5, 2.0, size=n) if weighted else np.ones(n)
     if weighted:
         w[2] = 0.0
