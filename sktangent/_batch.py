@@ -14,16 +14,23 @@ so a batch of B picks costs about B passes over the pool and no refit.
 import numpy as np
 
 from ._covariance import covariance_scale
+from ._models import row_blocks
 
 
 class PoolCovariance:
     """``S(x, x')`` on a fixed pool: its diagonal, and columns on demand.
 
-    With a factorised Hessian the pool is whitened once (``O(m p^2)`` for
-    linear models, ``O(m n^2)`` for kernel models) and each column is then a
-    product. Otherwise ("generic": the conjugate-gradient path, the
-    multi-user view, a precomputed kernel, which raises a clear error) the
-    fitted state computes each column, one solve per pick.
+    The diagonal and the columns stream over the pool block by block and
+    keep nothing of it: a column ``S(., x_q)`` is one solve ``H^-1 x~_q``
+    and one pass over the pool's rows (``O(N p)`` for linear models,
+    ``O(N n)`` kernel products for kernel models), so a batch of ``B``
+    picks holds ``O(B N)`` numbers besides the pool. Only the goal-oriented
+    batches, which need ``S`` between many pool and goal rows
+    (:meth:`block`, :meth:`features`), whiten the pool once, on first use
+    (``O(N p)`` or ``O(n N)`` memory). Without a factorised Hessian
+    ("generic": the conjugate-gradient path, the multi-user view, a
+    precomputed kernel, which raises a clear error) the fitted state
+    computes each column, one solve per pick.
 
     ``state`` is a :class:`~sktangent._state.FittedState` or anything with
     its interface (the multi-user ``GroupedView``): ``factorisation``,
@@ -33,13 +40,19 @@ class PoolCovariance:
     def __init__(self, state, X_pool):
         self.state = state
         self.X = X_pool
-        self.scale = None
-        if state.factorisation is not None and not state.model.precomputed:
-            self.scale = covariance_scale(state, X_pool)
+        self.factorised = (
+            state.factorisation is not None and not state.model.precomputed
+        )
+        self._scale = None
+
+    @property
+    def scale(self):
+        """The whitened pool, made on first use (goal batches only)."""
+        if self._scale is None and self.factorised:
+            self._scale = covariance_scale(self.state, self.X)
+        return self._scale
 
     def diagonal(self):
-        if self.scale is not None:
-            return self.scale.diag()
         return self.state.variance_scale(self.X)
 
     @staticmethod
@@ -62,11 +75,18 @@ class PoolCovariance:
         return self.state.cross_variance_scale(self.X[a], self.X[b])
 
     def column(self, j):
-        """``S(X_pool, x_j)``."""
+        """``S(X_pool, x_j)``, block by block of the pool."""
         row = self.X[j : j + 1]
-        if self.scale is not None:
-            return self.scale.cross(row).ravel()
-        return self.state.cross_variance_scale(self.X, row).ravel()
+        if not self.factorised:
+            return self.state.cross_variance_scale(self.X, row).ravel()
+        hess, model = self.state.hessian, self.state.model
+        solved = hess.solved(model.rows(row))
+        out = np.empty(self.X.shape[0])
+        for rows in row_blocks(self.X.shape[0], model.width):
+            block = self.X[rows]
+            prior = model.prior(block, row) if model.dual else None
+            out[rows] = hess.cross_solved(model.rows(block), solved, prior).ravel()
+        return out
 
 
 def _argmax(scores, order):

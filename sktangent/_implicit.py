@@ -100,6 +100,14 @@ def _inverse_trace(L):
     return float(np.sum(Linv**2)), Linv
 
 
+def _apply_solved(X, U, n_features, fit_intercept):
+    """``x~' u`` for rows ``X`` and solved columns ``U`` (m_U, n_params)."""
+    out = np.asarray(safe_sparse_dot(X, U[:, :n_features].T, dense_output=True))
+    if fit_intercept:
+        out = out + U[:, n_features]
+    return out
+
+
 class Hessian:
     r"""The interface every Hessian at the optimum declares.
 
@@ -140,6 +148,10 @@ class Hessian:
         The same from rows.
     effective_dof()
         ``trace(H^-1 X~' D X~)``, for the dispersion.
+    solved(rows), cross_solved(rows, U, prior)
+        ``U = H^-1 x~_q`` for a few rows (the picks of a batch) and ``S``
+        between any rows and those, without whitening the other rows:
+        ``O(rows x width)`` per pick and no memory beyond the result.
     variance_scale_alpha_derivative(rows, prior_diagonal)
         ``alpha dS(x, x)/dalpha`` at fixed curvature (factorised Hessians
         only: the derivative of the leave-one-out error).
@@ -346,6 +358,12 @@ class PrimalHessian(Hessian):
             return coef
         return np.column_stack([coef, self.offset - coef @ self.x_mean])
 
+    def solved(self, X):
+        return self.directions(self.whiten(X))
+
+    def cross_solved(self, X, U, prior=None):
+        return _apply_solved(X, U, self.n_features, self.fit_intercept)
+
     def variance_scale_alpha_derivative(self, X, prior_diagonal=None):
         """``alpha dS(x, x)/dalpha`` at fixed curvature.
 
@@ -491,6 +509,28 @@ class DualHessian(Hessian):
             top -= np.outer(self.u, b / self.s)
         return top
 
+    def solved(self, K_query):
+        """``(a, b)``: ``a = sqrt(d) A^-1 sqrt(d) k_q`` (n, m) and the border
+        terms ``b`` of :meth:`whiten`, so that ``z_x . z_q = k_x' a``."""
+        Z, b = self.whiten(K_query)
+        a = linalg.solve_triangular(
+            self.L, Z, lower=True, trans="T", check_finite=False
+        )
+        return self.sqrt_d[:, None] * a, b
+
+    def cross_solved(self, K_query, solved, prior):
+        """``S(x, x_q)`` from the kernel rows ``k(x, X_fit)`` and the prior
+        ``k(x, x_q)``: ``(k(x, x_q) - k_x' a_q + b_x b_q / s) / alpha`` with
+        ``b_x = k_x' sqrt(d) A^-1 sqrt(d) - 1``."""
+        a, b = solved
+        out = np.array(prior, dtype=float)
+        out -= K_query @ a
+        if self.fit_intercept:
+            b_x = K_query @ (self.sqrt_d * self.u) - 1.0
+            out += np.outer(b_x, b / self.s)
+        out /= self.alpha
+        return out
+
     def direction_intercepts(self, W):
         """The intercept of ``u = M^-1 grad eta(x)``: ``S`` against a point
         with a zero kernel row, ``-b / (s alpha)``."""
@@ -583,14 +623,16 @@ class CGHessian(Hessian):
 
     def _apply(self, X, U):
         """``x~' u`` for rows ``X`` and solved columns ``U``, shape (m, n_U)."""
-        p = self.n_features
-        out = np.asarray(safe_sparse_dot(X, U[:, :p].T, dense_output=True))
-        if self.fit_intercept:
-            out = out + U[:, p]
-        return out
+        return _apply_solved(X, U, self.n_features, self.fit_intercept)
 
     def cross(self, X, W, prior=None):
         return self._apply(X, W[1])
+
+    def solved(self, X):
+        return self.whiten(X)[1]
+
+    def cross_solved(self, X, U, prior=None):
+        return self._apply(X, U)
 
     def among(self, W, a, b, prior=None):
         X, U = W
