@@ -20,6 +20,7 @@ Run from the repository root::
 import argparse
 import time
 import tracemalloc
+from functools import partial
 
 import numpy as np
 from _common import load_average, print_environment
@@ -66,13 +67,13 @@ def main(argv=None):
             pool = rng.normal(size=(m, p))
             pool_mib = pool.nbytes / 2**20
             calls = {
-                "predict(return_std=True)": lambda: model.predict(
-                    pool, return_std=True
+                "predict(return_std=True)": partial(
+                    model.predict, pool, return_std=True
                 ),
-                "influence_sampling(n_instances=10)": lambda: influence_sampling(
-                    model, pool, n_instances=10
+                "influence_sampling(n_instances=10)": partial(
+                    influence_sampling, model, pool, n_instances=10
                 ),
-                "variance_sampling": lambda: variance_sampling(model, pool),
+                "variance_sampling": partial(variance_sampling, model, pool),
             }
             for label, call in calls.items():
                 seconds, mib = peak(call)
@@ -82,7 +83,7 @@ def main(argv=None):
                     f"+{mib:.1f} MiB (pool {pool_mib:.1f} MiB)",
                     flush=True,
                 )
-            del pool
+            del pool, calls
     print(f"{load_average()}\n")
     print("| model | pool rows | call | seconds | peak above start (MiB) |", end="")
     print(" pool (MiB) | peak / pool |")
