@@ -12,9 +12,9 @@ from sklearn.utils.validation import (
 )
 
 from ._estimator import TangentRegressor
-from ._families import check_power
+from ._families import check_power, get_family
 from ._implicit import IllConditionedError
-from ._loo import leave_one_out
+from ._loo import RidgePath, leave_one_out
 from ._validation import (
     check_target,
     check_unchanged,
@@ -218,15 +218,34 @@ class TangentRegressorCV(RegressorMixin, BaseEstimator):
         grid = self._grid()
 
         evaluated = {}
+        # The linear normal model: every alpha's exact leave-one-out error
+        # from one SVD, as RidgeCV does; the model is fitted once, at the end.
+        path = None
+        if (
+            self.kernel is None
+            and self.solver in ("auto", "cholesky")
+            and get_family(self.family).constant_variance
+            and not hasattr(X, "toarray")
+            # p > n fits the dual, whose conditioning differs; fewer than two
+            # rows: the model's fit says what is wrong.
+            and X.shape[0] > X.shape[1]
+        ):
+            path = RidgePath(X, y, w, self.fit_intercept)
+
+        def fitted(s):
+            model = self._model(alpha=float(np.exp(s)))
+            with warnings.catch_warnings():
+                # Warned once above, not once per alpha.
+                warnings.filterwarnings("ignore", message="power=")
+                return model.fit(X, y, sample_weight=w)
 
         def evaluate(s):
+            if s not in evaluated and path is not None:
+                error, gradient = path.error(s, with_gradient=True)
+                evaluated[s] = (error, gradient, None)
             if s not in evaluated:
                 try:
-                    model = self._model(alpha=float(np.exp(s)))
-                    with warnings.catch_warnings():
-                        # Warned once above, not once per alpha.
-                        warnings.filterwarnings("ignore", message="power=")
-                        model.fit(X, y, sample_weight=w)
+                    model = fitted(s)
                     state = model.fitted_state_
                     # X was validated above, as the model's queries are.
                     loo = leave_one_out(state, X, y, w, True)
@@ -251,6 +270,8 @@ class TangentRegressorCV(RegressorMixin, BaseEstimator):
         order = list(evaluated)
         best = min(order, key=lambda s: evaluated[s][0])
         error, _, model = evaluated[best]
+        if model is None:
+            model = fitted(best)
         self.alpha_ = float(np.exp(best))
         self.loo_error_ = error
         self.best_score_ = -error

@@ -10,7 +10,7 @@ from sklearn.model_selection import GridSearchCV, LeaveOneOut
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sktangent import TangentRegressor, TangentRegressorCV
-from sktangent._loo import leave_one_out
+from sktangent._loo import RidgePath, leave_one_out
 from sktangent.query import influence_sampling
 
 
@@ -209,3 +209,36 @@ def test_interpolating_alphas_lose_instead_of_failing():
     assert np.isfinite(cv.loo_error_) and cv.alpha_ > 1e-6
     with pytest.raises(ValueError, match="larger alphas"):
         TangentRegressorCV(alphas=[1e-12, 1e-11]).fit(X, y)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_ridge_path_is_the_leave_one_out_of_fitted_states(fit_intercept, weighted):
+    """One SVD gives every alpha's LOO error and its s-derivative exactly."""
+
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(60, 6)) + 3.0
+    X[:, 2] = 5.0  # a constant column
+    y = X @ rng.normal(size=6) + rng.normal(size=60)
+    w = rng.uniform(0.5, 2.0, size=60) if weighted else np.ones(60)
+    path = RidgePath(X, y, w, fit_intercept)
+    for alpha in (1e-3, 0.3, 20.0):
+        model = TangentRegressor(alpha=alpha, fit_intercept=fit_intercept)
+        model.fit(X, y, sample_weight=w)
+        loo = leave_one_out(model.fitted_state_, X, y, w, with_gradient=True)
+        error, gradient = path.error(np.log(alpha), with_gradient=True)
+        np.testing.assert_allclose(error, loo.error, rtol=1e-10)
+        np.testing.assert_allclose(gradient, loo.gradient, rtol=1e-7, atol=1e-12)
+
+
+def test_ridge_path_choice_equals_the_fitted_choice():
+    X, y = load_diabetes(return_X_y=True)
+    alphas = np.logspace(-4, 2, 40)
+    fast = TangentRegressorCV(alphas=alphas).fit(X, y)
+    slow = TangentRegressorCV(alphas=alphas, solver="newton-cholesky", tol=1e-12)
+    slow.fit(X, y)
+    np.testing.assert_allclose(fast.alpha_, slow.alpha_, rtol=1e-6)
+    np.testing.assert_allclose(fast.loo_error_, slow.loo_error_, rtol=1e-9)
+    np.testing.assert_allclose(
+        fast.estimator_.coef_, slow.estimator_.coef_, rtol=1e-6, atol=1e-8
+    )
