@@ -77,7 +77,13 @@ def constant_columns(X):
         spread = X.max(axis=0) - X.min(axis=0)
         spread = spread.toarray() if hasattr(spread, "toarray") else spread
         return np.ravel(np.asarray(spread)) == 0
-    return np.all(X == X[0], axis=0)
+    # Only columns constant over the first rows can be constant: a full
+    # comparison for those alone, not a pass over all of X.
+    suspects = np.flatnonzero(np.all(X[:32] == X[0], axis=0))
+    out = np.zeros(X.shape[1], dtype=bool)
+    if suspects.size:
+        out[suspects] = np.all(X[:, suspects] == X[0, suspects], axis=0)
+    return out
 
 
 def row_blocks(n_rows, n_cols):

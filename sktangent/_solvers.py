@@ -323,16 +323,23 @@ class Newton:
         work = None if hasattr(X, "toarray") else np.empty_like(X)
         constant = constant_columns(X) if fit_intercept else None
 
-        def hessian_at(d):
+        def hessian_at(d, exact=False):
             return PrimalHessian(
                 X,
                 d,
                 alpha,
                 fit_intercept,
                 work,
-                exact_centering=False,
+                exact_centering=exact,
                 constant=constant,
             )
+
+        # The step taken where the gradient already passes the test is most
+        # likely the last one, at the optimum: its Hessian is built as the
+        # tangent's (exactly centred, at the observed curvature) and kept,
+        # so that the optimum's Hessian is not formed a second time.
+        last = {}
+        gradient_tol = self.tol * float(np.sum(obj.w))
 
         def step_at(theta, grad):
             d, observed = obj.iteration_weights(theta)
@@ -345,7 +352,11 @@ class Newton:
                 except ValueError:
                     hess = None
             if hess is None:
-                hess = hessian_at(d)
+                final = final_hessian and observed
+                final = final and np.max(np.abs(grad)) <= gradient_tol
+                hess = hessian_at(d, exact=final)
+                if final:
+                    last["theta"], last["hessian"] = theta.copy(), hess
             return -hess.solve(grad)
 
         theta, n_iter = self._iterate(obj, theta, step_at)
@@ -365,14 +376,10 @@ class Newton:
         eta = obj.eta(theta)
         coef, intercept = obj.split(theta)
         # The tangent's Hessian, at the final iterate and exactly centred.
-        hess = PrimalHessian(
-            X,
-            obj.curvature_weights(theta),
-            alpha,
-            fit_intercept,
-            work,
-            constant=constant,
-        )
+        if "theta" in last and np.array_equal(last["theta"], theta):
+            hess = last["hessian"]
+        else:
+            hess = hessian_at(obj.curvature_weights(theta), exact=True)
         return FitResult(coef.copy(), float(intercept), hess, eta, n_iter)
 
     def _dual(self, obj, start):
