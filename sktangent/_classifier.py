@@ -28,6 +28,7 @@ from ._validation import (
     check_finite_scores,
     check_unchanged,
     check_weights,
+    class_codes,
     snapshot_params,
 )
 
@@ -302,19 +303,6 @@ class TangentClassifier(ClassifierMixin, BaseEstimator):
     def _binary(self):
         return len(self.classes_) == 2
 
-    def _codes(self, y):
-        """Class indices of labels ``y``; a label not seen in ``fit`` raises."""
-        y = np.asarray(y)
-        index = np.searchsorted(self.classes_, y)
-        index = np.clip(index, 0, len(self.classes_) - 1)
-        unknown = self.classes_[index] != y
-        if np.any(unknown):
-            raise ValueError(
-                f"y contains labels not seen in fit: {np.unique(y[unknown])[:5]!r}; "
-                f"the classes are {self.classes_!r}."
-            )
-        return index
-
     # ------------------------------------------------------- public verbs
     def decision_function(self, X):
         """The linear predictors: shape (n_samples,) for two classes (the
@@ -404,7 +392,7 @@ class TangentClassifier(ClassifierMixin, BaseEstimator):
         codes = None
         if y is not None:
             check_consistent_length(X, y)
-            codes = self._codes(y)
+            codes = class_codes(self.classes_, y)
         if self._binary:
             return state.influence_score(
                 X, None if codes is None else codes.astype(float)

@@ -150,3 +150,20 @@ def check_finite_scores(scores, what="influence scores"):
             "a mean at the edge of the family's range). Rescale X or y."
         )
     return scores
+
+
+def class_codes(classes, y, name="y"):
+    """Indices in ``classes`` of the labels ``y``; an unknown label raises."""
+    y = column_or_1d(np.asarray(y), warn=True)
+    index = {label: k for k, label in enumerate(classes.tolist())}
+    codes = np.fromiter(
+        (index.get(label, -1) for label in y.tolist()), dtype=np.intp, count=y.size
+    )
+    if np.any(codes < 0):
+        unknown = list(dict.fromkeys(y[codes < 0].tolist()))[:5]
+        raise ValueError(
+            f"{name} contains labels the classifier was not fitted on: "
+            f"{unknown}; its classes are {classes.tolist()} (labels not seen in "
+            "fit have no probability)."
+        )
+    return codes

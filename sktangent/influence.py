@@ -56,7 +56,7 @@ from scipy.special import softmax
 from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 from sklearn.utils import Bunch, _safe_indexing
-from sklearn.utils.validation import check_consistent_length, column_or_1d
+from sklearn.utils.validation import check_consistent_length
 
 from . import _multinomial_influence as _mi
 from ._classifier import TangentClassifier
@@ -67,7 +67,12 @@ from ._loo import loo_shift
 from ._models import row_blocks
 from ._multinomial import MultinomialState, one_hot
 from ._strategy import unwrap
-from ._validation import check_finite_scores, check_target, check_weights
+from ._validation import (
+    check_finite_scores,
+    check_target,
+    check_weights,
+    class_codes,
+)
 
 __all__ = [
     "drop_harmful",
@@ -115,7 +120,7 @@ def _check_estimator(estimator):
         binary = len(classes) == 2
 
         def encode(y, name):
-            codes = _class_codes(classes, y, name)
+            codes = class_codes(classes, y, name)
             return codes.astype(np.float64) if binary else codes
 
     else:
@@ -124,22 +129,6 @@ def _check_estimator(estimator):
             return check_target(y, name)
 
     return est.fitted_state_, prep, encode
-
-
-def _class_codes(classes, y, name):
-    """Indices in ``classes`` of the labels ``y``; an unknown label raises."""
-    y = column_or_1d(np.asarray(y), warn=True)
-    index = {label: k for k, label in enumerate(classes.tolist())}
-    codes = np.fromiter(
-        (index.get(label, -1) for label in y.tolist()), dtype=np.intp, count=y.size
-    )
-    if np.any(codes < 0):
-        unknown = list(dict.fromkeys(y[codes < 0].tolist()))[:5]
-        raise ValueError(
-            f"{name} contains labels the classifier was not fitted on: "
-            f"{unknown}; its classes are {classes.tolist()}."
-        )
-    return codes
 
 
 def _multinomial(state):
