@@ -446,21 +446,8 @@ class MultinomialState:
         P = softmax(self.eta(X), axis=1)
         if not return_std:
             return P
-        std = np.empty_like(P)
-        F = self.model.features(X)
-        K = self.n_classes
-        for rows in row_blocks(X.shape[0], K * K * (F.shape[1] + 1)):
-            Fb = F[rows]
-            Fb = Fb.toarray() if hasattr(Fb, "toarray") else np.asarray(Fb)
-            if self.fit_intercept:
-                Fb = np.column_stack([Fb, np.ones(Fb.shape[0])])
-            C = self.hessian.eta_covariance(Fb)
-            Pb = P[rows]
-            # dp/deta = diag(p) - p p'; Var(p) = D C D.
-            D = np.einsum("mk,kl->mkl", Pb, np.eye(K)) - np.einsum("mk,ml->mkl", Pb, Pb)
-            V = np.einsum("mkl,mlj,mkj->mk", D, C, D)
-            std[rows] = np.sqrt(np.maximum(V, 0.0))
-        return P, std
+        V = probability_variances(self.hessian, design_rows(self, X), P)
+        return P, np.sqrt(np.maximum(V, 0.0))
 
     def influence_score(self, X, codes=None):
         """``sum_k (p_k - y_k) d eta_k / ds`` with labels (class indices);
@@ -474,7 +461,8 @@ class MultinomialState:
         return np.sum(P * t, axis=1) - t[np.arange(t.shape[0]), codes]
 
 
-def _design_rows(state, X):
+def design_rows(state, X):
+    r"""The rows :math:`\tilde x = [\phi(x), 1]` of validated points, dense."""
     F = state.model.features(X)
     F = F.toarray() if hasattr(F, "toarray") else np.asarray(F, dtype=float)
     if state.fit_intercept:
@@ -482,8 +470,21 @@ def _design_rows(state, X):
     return F
 
 
-def _curvature(p):
-    return np.diag(p) - np.outer(p, p)
+def curvatures(P):
+    """``D = diag(p) - p p'`` for every row of ``P``, shape (m, K, K)."""
+    return P[:, :, None] * np.eye(P.shape[1]) - P[:, :, None] * P[:, None, :]
+
+
+def probability_variances(hessian, Ft, P):
+    """``Var(p_k(x)) = (D C D)_kk`` for the rows ``Ft`` with probabilities
+    ``P``, shape (m, K): the delta method, ``dp/deta = D``, block by block."""
+    m, K = P.shape
+    out = np.empty((m, K))
+    for rows in row_blocks(m, K * K * Ft.shape[1]):
+        C = hessian.eta_covariance(Ft[rows])
+        D = curvatures(P[rows])
+        out[rows] = np.einsum("mkl,mlj,mkj->mk", D, C, D)
+    return out
 
 
 def multinomial_batch(
@@ -507,7 +508,7 @@ def multinomial_batch(
     """
     from ._batch import take_best
 
-    Ft = _design_rows(state, X_pool)
+    Ft = design_rows(state, X_pool)
     K = state.n_classes
     P = softmax(state.eta(X_pool), axis=1)
     hess = state.hessian
@@ -528,20 +529,13 @@ def multinomial_batch(
             mean = np.sum(P * t, axis=1)
             score = np.maximum(np.sum(P * t**2, axis=1) - mean**2, 0.0)
         else:
-            score = np.empty(X_pool.shape[0])
-            for rows in row_blocks(X_pool.shape[0], K * K * Ft.shape[1]):
-                C = hess.eta_covariance(Ft[rows])
-                Pb = P[rows]
-                D = np.einsum("mk,kl->mkl", Pb, np.eye(K)) - np.einsum(
-                    "mk,ml->mkl", Pb, Pb
-                )
-                score[rows] = np.einsum("mkl,mlj,mkj->m", D, C, D)
+            score = probability_variances(hess, Ft, P).sum(axis=1)
         q, best = take_best(score, taken, order, score_rows)
         indices.append(q)
         scores.append(best)
         if step + 1 == n_instances:
             break
-        hess = hess.conditioned(Ft[q], _curvature(P[q]))
+        hess = hess.conditioned(Ft[q], curvatures(P[q : q + 1])[0])
         T = hess.tangent(rho).reshape(K, -1)
     out = (np.asarray(indices), np.asarray(scores), Ft @ T.T)
     if return_score_rows:
@@ -602,17 +596,12 @@ def multinomial_goal_batch(
         rng = np.random.RandomState(0 if random_state is None else random_state)
         rows = np.sort(rng.choice(n_goal, goal_size, replace=False))
         scale = n_goal / goal_size
-    F_pool = _design_rows(state, X_pool)
-    F_goal = _design_rows(state, goal_all[rows])
+    F_pool = design_rows(state, X_pool)
+    F_goal = design_rows(state, goal_all[rows])
     P_pool = softmax(state.eta(X_pool), axis=1)
     P_goal = softmax(state.eta(goal_all[rows]), axis=1)
     K = state.n_classes
-    D_pool = np.einsum("mk,kl->mkl", P_pool, np.eye(K)) - np.einsum(
-        "mk,ml->mkl", P_pool, P_pool
-    )
-    D_goal = np.einsum("mk,kl->mkl", P_goal, np.eye(K)) - np.einsum(
-        "mk,ml->mkl", P_goal, P_goal
-    )
+    D_pool, D_goal = curvatures(P_pool), curvatures(P_goal)
     hess = state.hessian
     indices, scores = [], []
     score_rows = [] if return_score_rows else None

@@ -35,16 +35,9 @@ from functools import cached_property
 import numpy as np
 from scipy.special import logsumexp, softmax
 
-from ._models import dense, row_blocks
-
-
-def design(state, X):
-    r"""The rows :math:`\tilde x = [\phi(x), 1]` of validated points, dense."""
-    Ft = dense(state.model.features(X))
-    Ft = np.asarray(Ft, dtype=float)
-    if state.fit_intercept:
-        Ft = np.column_stack([Ft, np.ones(Ft.shape[0])])
-    return Ft
+from ._models import row_blocks
+from ._multinomial import curvatures
+from ._multinomial import design_rows as design
 
 
 def residuals(eta, codes):
@@ -165,7 +158,7 @@ def loo_steps(points, w):
     K = state.n_classes
     C = eta_covariance(state.hessian, points.Ft, K)
     P = softmax(points.eta, axis=1)
-    D = P[:, :, None] * np.eye(K) - P[:, :, None] * P[:, None, :]
+    D = curvatures(P)
     A = w[:, None, None] * np.einsum("ikl,ilm->ikm", D, C)  # w_i D_i C_i
     # The eigenvalues of D C are those of D^1/2 C D^1/2: real, and below one
     # unless the model interpolates the point.
