@@ -26,12 +26,16 @@ Lambda^{-1/2} beta``.
 """
 
 import numpy as np
-from scipy import linalg
+from scipy import linalg, optimize
+from scipy.sparse.linalg import LinearOperator, cg
 from scipy.special import logsumexp, softmax
 from sklearn.utils.extmath import safe_sparse_dot
 
-from ._implicit import Hessian, factorise
+from ._batch import take_best
+from ._implicit import Hessian, IllConditionedError, factorise
 from ._models import LinearModel, kernel_matrix, row_blocks
+from ._solvers import damped_newton, not_converged
+from ._state import frozen
 
 # Eigenvalues of the training kernel below this fraction of the largest are
 # dropped from the features of a kernel model.
@@ -249,8 +253,6 @@ class MultinomialCGHessian(Hessian):
     factorisation = None
 
     def __init__(self, objective, P, rtol=1e-10):
-        from scipy.sparse.linalg import LinearOperator
-
         self.objective = objective
         self.P = P
         self.rtol = rtol
@@ -283,10 +285,6 @@ class MultinomialCGHessian(Hessian):
         return new
 
     def solve(self, g):
-        from scipy.sparse.linalg import cg
-
-        from ._implicit import IllConditionedError
-
         g = np.asarray(g, dtype=float)
         if not np.any(g):
             return np.zeros_like(g)
@@ -325,10 +323,6 @@ def fit_multinomial(F, Y, w, alpha, fit_intercept, solver, max_iter, tol):
     ``"newton-cholesky"`` (a factorised ``H``) or ``"lbfgs"`` (conjugate
     gradients for the tangent).
     """
-    from scipy import optimize
-
-    from ._solvers import _not_converged, damped_newton
-
     obj = MultinomialObjective(F, Y, w, alpha, fit_intercept)
     theta = _start(obj)
     scale = float(np.sum(w))
@@ -351,7 +345,7 @@ def fit_multinomial(F, Y, w, alpha, fit_intercept, solver, max_iter, tol):
         theta, n_iter = res.x, int(res.nit)
         gnorm = float(np.max(np.abs(obj.gradient(theta)))) / scale
         if gnorm > tol:
-            _not_converged(n_iter, gnorm, tol, solver="lbfgs")
+            not_converged(n_iter, gnorm, tol, solver="lbfgs")
         hess = MultinomialCGHessian(obj, obj.probabilities(theta))
         return obj, theta, hess, n_iter
 
@@ -397,8 +391,6 @@ class MultinomialState:
         tol,
         check_query,
     ):
-        from ._state import frozen
-
         self.model = model
         self.hessian = hessian
         self.alpha = alpha
@@ -506,8 +498,6 @@ def multinomial_batch(
     exact refit would add, is left out (a relative difference of under 3% of
     the pool's largest score in the tests).
     """
-    from ._batch import take_best
-
     Ft = design_rows(state, X_pool)
     K = state.n_classes
     P = softmax(state.eta(X_pool), axis=1)
@@ -587,8 +577,6 @@ def multinomial_goal_batch(
     for the goal set, and the scores are scaled to its size. Each pick is
     then added to the Hessian, refactorised, and the scores recomputed.
     """
-    from ._batch import take_best
-
     goal_all = X_pool if X_goal is None else X_goal
     n_goal = goal_all.shape[0]
     rows, scale = np.arange(n_goal), 1.0

@@ -35,6 +35,7 @@ from functools import cached_property
 import numpy as np
 from scipy.special import logsumexp, softmax
 
+from ._implicit import IllConditionedError
 from ._models import row_blocks
 from ._multinomial import curvatures
 from ._multinomial import design_rows as design
@@ -152,8 +153,6 @@ def loo_steps(points, w):
     change :math:`\eta_{-i}(x_i) - \eta(x_i) = w_i C_i v_i` (n, K) and the
     leverage :math:`\operatorname{tr}(w_i D_i C_i)`.
     """
-    from ._implicit import IllConditionedError
-
     state = points.state
     K = state.n_classes
     C = eta_covariance(state.hessian, points.Ft, K)

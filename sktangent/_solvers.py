@@ -206,14 +206,14 @@ def damped_newton(theta, value_at, gradient_at, step_at, max_iter, tol, scale):
         grad = gradient_at(theta)
         gnorm = float(np.max(np.abs(grad)))
         if n_iter >= max_iter and gnorm > tol * scale:
-            _not_converged(n_iter, gnorm / scale, tol)
+            not_converged(n_iter, gnorm / scale, tol)
             break
         step = step_at(theta, grad)
         slope = float(grad @ step)
         if gnorm <= tol * scale and -0.5 * slope <= tol * scale:
             break
         if n_iter >= max_iter:
-            _not_converged(n_iter, gnorm / scale, tol)
+            not_converged(n_iter, gnorm / scale, tol)
             break
         n_iter += 1
         if -slope <= 1e-10 * max(1.0, abs(value)):
@@ -224,12 +224,12 @@ def damped_newton(theta, value_at, gradient_at, step_at, max_iter, tol, scale):
             break
         theta, value, ok = _line_search(value_at, theta, step, value, slope)
         if not ok:
-            _not_converged(n_iter, gnorm / scale, tol)
+            not_converged(n_iter, gnorm / scale, tol)
             break
     return theta, n_iter
 
 
-def _not_converged(n_iter, gnorm, tol, solver="newton-cholesky"):
+def not_converged(n_iter, gnorm, tol, solver="newton-cholesky"):
     warnings.warn(
         f"The {solver} solver stopped after {n_iter} iterations with gradient "
         f"norm {gnorm:.3g} > tol={tol:g} (relative to the total weight). "
@@ -496,7 +496,7 @@ class LBFGS:
         theta = to_theta(res.x)
         gnorm = float(np.max(np.abs(scaled_gradient(theta)))) / scale
         if gnorm > tol:
-            _not_converged(res.nit, gnorm, tol, solver="lbfgs")
+            not_converged(res.nit, gnorm, tol, solver="lbfgs")
         eta = obj.eta(theta)
         coef, intercept = obj.split(theta)
         hess = CGHessian(obj, obj.curvature_weights(theta))
