@@ -243,6 +243,8 @@ def not_converged(n_iter, gnorm, tol, solver="newton-cholesky"):
 # A warm start from a subsample pays off from this many rows per coefficient.
 _SUBSAMPLE_MIN_ROWS_PER_PARAM = 200
 _SUBSAMPLE_MIN_ROWS = 20_000
+# At most this many steps with the subsample's Hessian before exact Newton.
+_SUBSAMPLED_MAX_STEPS = 8
 
 
 def _start(obj):
@@ -280,7 +282,8 @@ class Newton:
         is within sampling error of the full one, from where two or three
         full iterations reach ``tol`` instead of five or more from zero. Only
         the start changes: the full problem is still solved to ``tol``.
-        Returns None when the data are too small or sparse for this to help.
+        Returns ``(theta, subsample objective)``, or None when the data are
+        too small or sparse for this to help.
         """
         X, w = obj.design, obj.w
         n, p = X.shape
@@ -297,8 +300,51 @@ class Newton:
             # The start need not be converged; the full fit decides and warns.
             warnings.simplefilter("ignore", ConvergenceWarning)
             sub = Newton(max_iter=20, tol=max(self.tol, 1e-4))
-            result = sub._primal(obj.subset(rows, w_sub), None, final_hessian=False)
-        return obj.join(result.coef, result.intercept)
+            subset = obj.subset(rows, w_sub)
+            result = sub._primal(subset, None, final_hessian=False)
+        return obj.join(result.coef, result.intercept), subset
+
+    def _subsampled_steps(self, obj, theta, subset):
+        """Newton steps on the full gradient with the subsample's Hessian.
+
+        From the subsample's optimum the full optimum is a sampling error
+        away. The subsample's Hessian at the current point (its weights scale
+        its data term to the full one) is within a few per cent of the full
+        Hessian on the tall data the subsample start is used for, so each step
+        cuts the gradient by about that factor at the cost of two passes over
+        the data instead of forming ``X' D X``. The steps stop when the full
+        gradient passes the test, or stop cutting it by 4 each step; exact
+        Newton then takes over, and its first Hessian -- usually at the
+        optimum already -- is the tangent's. Returns ``(theta, n_steps)``.
+        """
+        gradient_tol = self.tol * float(np.sum(obj.w))
+        value = obj.value(theta)
+        previous = np.inf
+        for n_steps in range(_SUBSAMPLED_MAX_STEPS):
+            grad = obj.gradient(theta)
+            gnorm = float(np.max(np.abs(grad)))
+            if not gnorm > gradient_tol or gnorm > 0.5 * previous:
+                return theta, n_steps
+            d, _ = subset.iteration_weights(theta)
+            try:
+                hess = PrimalHessian(
+                    subset.design,
+                    d,
+                    obj.alpha,
+                    obj.fit_intercept,
+                    exact_centering=False,
+                )
+            except ValueError:
+                return theta, n_steps
+            step = -hess.solve(grad)
+            slope = float(grad @ step)
+            if not slope < 0:
+                return theta, n_steps
+            theta, value, ok = _line_search(obj.value, theta, step, value, slope)
+            if not ok:
+                return theta, n_steps
+            previous = gnorm
+        return theta, _SUBSAMPLED_MAX_STEPS
 
     def _iterate(self, obj, theta, step_at):
         return damped_newton(
@@ -313,9 +359,11 @@ class Newton:
 
     def _primal(self, obj, start, final_hessian=True):
         X, alpha, fit_intercept = obj.design, obj.alpha, obj.fit_intercept
-        theta = start
+        theta, n_steps = start, 0
         if theta is None and final_hessian:  # not when fitting the subsample
-            theta = self._subsample_start(obj)
+            begun = self._subsample_start(obj)
+            if begun is not None:
+                theta, n_steps = self._subsampled_steps(obj, *begun)
         if theta is None:
             theta = _start(obj)
 
@@ -360,6 +408,7 @@ class Newton:
             return -hess.solve(grad)
 
         theta, n_iter = self._iterate(obj, theta, step_at)
+        n_iter += n_steps
         if not final_hessian:
             coef, intercept = obj.split(theta)
             return FitResult(
