@@ -369,7 +369,9 @@ def sgdf(
                 n_steps += 1
                 if callback is not None:
                     callback(phi, tau, rows, step)
-        new_phi = phi_sum / n_steps
+        # theta held fixed stays bit for bit (an average of equal vectors
+        # need not round back to them).
+        new_phi = snap.phi if fixed_theta else phi_sum / n_steps
         new_tau = None if tau is None else tau_sum / n_steps
         finite = np.all(np.isfinite(new_phi)) and (
             new_tau is None or np.all(np.isfinite(new_tau))
