@@ -68,6 +68,8 @@ _MIN_STEP_FACTOR = 2.0**-40
 _EIG_ROWS = 20_000
 _EIG_ITER = 30
 _EIG_MARGIN = 2.0
+# Minibatch steps per epoch on small data (several passes of steps).
+_MIN_STEPS = 256
 
 
 def _auto_batch(n):
@@ -338,11 +340,16 @@ def sgdf(
         phi, tau = snap.phi.copy(), None if tau is None else snap.tau.copy()
         phi_sum = np.zeros_like(phi)
         tau_sum = None if tau is None else np.zeros_like(tau)
-        perm = rng.permutation(n)
+        # One pass over the data in random order; on small data passes are
+        # chained (each a new permutation) up to _MIN_STEPS steps, so that an
+        # epoch moves as far as the step size allows before it is averaged.
+        n_steps_epoch = max(-(-n // m), _MIN_STEPS)
+        order = [rng.permutation(n) for _ in range(-(-n_steps_epoch * m // n))]
+        order = order[0] if len(order) == 1 else np.concatenate(order)
         n_steps = 0
         with np.errstate(over="ignore", invalid="ignore"):
-            for start_row in range(0, n, m):
-                rows = np.sort(perm[start_row : start_row + m])
+            for start_row in range(0, n_steps_epoch * m, m):
+                rows = np.sort(order[start_row : start_row + m])
                 XB = X[rows]
                 scale = n / (rows.size * prob.W)
                 cols = phi[:, None] if tau is None else np.column_stack([phi, tau])
