@@ -131,15 +131,15 @@ class Standardised:
         """``Z~ cols`` for rows ``X`` and columns ``cols`` (n_phi, k)."""
         theta = self.to_theta(cols)
         p = self.n_features
-        out = np.asarray(safe_sparse_dot(X, theta[:p], dense_output=True))
+        out = _products(X, theta[:p])
         if self.fit_intercept:
-            out = out + theta[p]
+            out += theta[p]
         return out
 
     def lift(self, X, U):
         """``Z~' U`` for rows ``X`` and per-row values ``U`` (m, k)."""
         p = self.n_features
-        XtU = np.asarray(safe_sparse_dot(X.T, U, dense_output=True))
+        XtU = _products(X.T, U)
         if not self.fit_intercept:
             return (XtU.T / self.s).T * self.free[:, None]
         total = U.sum(axis=0)
@@ -159,6 +159,37 @@ class Standardised:
             return sq
         cross = np.asarray(safe_sparse_dot(X, self.xbar * inv2)).ravel()
         return np.maximum(sq - 2 * cross + self.xbar**2 @ inv2, 0.0) + 1.0
+
+
+def _products(A, B):
+    """``A @ B`` for a dense ``B`` with few columns, column by column.
+
+    scipy's sparse product with a block of vectors is several times slower
+    than the same number of products with single vectors.
+    """
+    if not hasattr(A, "toarray"):
+        return A @ B
+    out = np.empty((A.shape[0], B.shape[1]))
+    for k in range(B.shape[1]):
+        out[:, k] = A @ np.ascontiguousarray(B[:, k])
+    return out
+
+
+def take_rows(X, rows):
+    """The rows ``rows`` (sorted) of ``X``; CSR rows gathered in
+    ``O(nnz of the rows)`` (scipy's fancy indexing also costs ``O(n)``)."""
+    if not hasattr(X, "toarray"):
+        return X[rows]
+    indptr = X.indptr
+    starts = indptr[rows]
+    lengths = indptr[rows + 1] - starts
+    new_indptr = np.zeros(rows.size + 1, dtype=indptr.dtype)
+    np.cumsum(lengths, out=new_indptr[1:])
+    pos = np.arange(new_indptr[-1], dtype=indptr.dtype)
+    pos += np.repeat(starts - new_indptr[:-1], lengths)
+    return type(X)(
+        (X.data[pos], X.indices[pos], new_indptr), shape=(rows.size, X.shape[1])
+    )
 
 
 @dataclass
@@ -350,7 +381,7 @@ def sgdf(
         with np.errstate(over="ignore", invalid="ignore"):
             for start_row in range(0, n_steps_epoch * m, m):
                 rows = np.sort(order[start_row : start_row + m])
-                XB = X[rows]
+                XB = take_rows(X, rows)
                 scale = n / (rows.size * prob.W)
                 cols = phi[:, None] if tau is None else np.column_stack([phi, tau])
                 E = coords.eta(XB, cols)
