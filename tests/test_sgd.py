@@ -343,3 +343,30 @@ def test_downstream_consumers_agree_with_the_exact_solver(sparse):
     pred = prediction_influence(sgd, X[:20], y[:20], X_pool[:5])
     pred_ref = prediction_influence(ref, X[:20], y[:20], X_pool[:5])
     assert relative(pred, pred_ref) <= rtol
+
+
+class NoDense(sp.csr_matrix):
+    """A CSR matrix that refuses to become dense (beyond a single row or
+    column, which reductions like the column maxima produce)."""
+
+    def toarray(self, *args, **kwargs):
+        if min(self.shape) > 1:
+            raise AssertionError("a sparse design was densified")
+        return super().toarray(*args, **kwargs)
+
+    def todense(self, *args, **kwargs):
+        raise AssertionError("a sparse design was densified")
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False], ids=["icpt", "noicpt"])
+def test_sparse_input_is_never_densified(fit_intercept):
+    X, y = make_data("poisson", n=300)
+    X = X.copy()
+    X[np.random.RandomState(2).uniform(size=X.shape) < 0.5] = 0.0
+    X = NoDense(X)
+    est = TangentRegressor(
+        family="poisson", solver="sgd", fit_intercept=fit_intercept, random_state=0
+    ).fit(X, y)
+    assert isinstance(est.fitted_state_.hessian.objective.design, NoDense)
+    ref = exact(est).fit(X.tocsr(), y)
+    assert relative(est.coef_, ref.coef_) <= TANGENT_RTOL
