@@ -142,8 +142,9 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         and "newton-cholesky" otherwise; it never picks "sgd".
 
     max_iter : int, default=100
-        Maximum number of iterations of the iterative solvers (epochs, i.e.
-        passes over the data, for "sgd").
+        Maximum number of iterations of the iterative solvers; for "sgd",
+        of epochs (a pass of minibatch steps over the data, at least 256
+        steps, and one full pass for the snapshot).
 
     tol : float, default=1e-6
         The iterative solvers stop when the largest absolute gradient entry

@@ -45,7 +45,9 @@ overflowed, is discarded and the step halved for the rest of the fit.
 ``J / W`` in the standardised coordinates and the largest entry of the
 tangent's residual ``(H t + rho) / W`` (the gradient of the quadratic
 whose minimiser is the tangent) both at most ``tol``. ``max_iter`` counts
-epochs (passes of steps over the data).
+epochs: a pass of minibatch steps over the data in random order (on small
+data several passes, up to 256 steps, so that an epoch moves before it is
+averaged), then the full pass at the new snapshot.
 """
 
 from dataclasses import dataclass
@@ -56,8 +58,8 @@ from sklearn.utils.extmath import safe_sparse_dot
 
 from ._models import constant_columns
 
-#: Default minibatch size on large data; small data get a smaller batch
-#: (``_auto_batch``) so that an epoch still takes a few dozen steps.
+#: Default minibatch size on large data; small data get smaller batches
+#: (``_auto_batch``: ``n // 32``, at least 1).
 BATCH_SIZE = 256
 
 # An averaged epoch may raise J / W by rounding, not more.
@@ -317,7 +319,7 @@ class SGDFRun:
     n_epochs: int
     converged: bool
     gnorm: float  # the larger of the two stopping quantities at the end
-    d: np.ndarray  # curvature weights w l'' at theta
+    n_discarded: int  # epochs discarded (and the step halved)
 
 
 def sgdf(
@@ -364,7 +366,7 @@ def sgdf(
         return g
 
     gnorm = measure(snap)
-    epochs = 0
+    epochs = discarded = 0
     while gnorm > tol and epochs < max_iter:
         epochs += 1
         step = factor * prob.step_size(snap, m, rng)
@@ -421,6 +423,7 @@ def sgdf(
         if worse or not np.isfinite(measure(new)):
             # Too long a step for this curvature: discard the epoch.
             factor *= 0.5
+            discarded += 1
             if factor < _MIN_STEP_FACTOR:
                 break
             continue
@@ -434,5 +437,5 @@ def sgdf(
         n_epochs=epochs,
         converged=bool(gnorm <= tol),
         gnorm=gnorm,
-        d=snap.d,
+        n_discarded=discarded,
     )

@@ -370,3 +370,28 @@ def test_sparse_input_is_never_densified(fit_intercept):
     assert isinstance(est.fitted_state_.hessian.objective.design, NoDense)
     ref = exact(est).fit(X.tocsr(), y)
     assert relative(est.coef_, ref.coef_) <= TANGENT_RTOL
+
+
+def test_too_long_steps_are_discarded_and_halved(monkeypatch):
+    """With the curvature estimate a thousand times too small the first
+    epochs diverge; each is discarded and the step halved until the fit
+    converges to the same optimum."""
+    import sktangent._sgd as sgd_module
+
+    monkeypatch.setattr(sgd_module, "_EIG_MARGIN", 1e-3)
+    X, y = make_data("poisson", unscaled=False)
+    ref = TangentRegressor(
+        family="poisson", fit_intercept=False, solver="newton-cholesky", tol=1e-12
+    ).fit(X, y)
+    obj = _objective(X, y, "poisson", 1.0)
+    run = sgdf(
+        obj,
+        max_iter=500,
+        tol=1e-10,
+        random_state=0,
+        batch_size=100,
+        start=np.zeros(X.shape[1]),
+    )
+    assert run.converged and run.n_discarded > 0
+    assert relative(run.theta, ref.coef_) <= COEF_RTOL
+    assert relative(run.tangent, ref.coef_tangent_) <= 10 * COEF_RTOL
