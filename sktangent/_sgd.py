@@ -56,7 +56,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils.extmath import safe_sparse_dot
 
-from ._models import constant_columns
+from ._models import constant_columns, row_blocks
 
 #: Default minibatch size on large data; small data get smaller batches
 #: (``_auto_batch``: ``n // 32``, at least 1).
@@ -100,7 +100,12 @@ class Standardised:
             sq = np.asarray(safe_sparse_dot(X.multiply(X).T, w)).ravel() / W
             var = sq - self.xbar**2
         else:
-            var = np.einsum("ij,ij,i->j", X - self.xbar, X - self.xbar, w) / W
+            # Centred block by block: exact for large means, and no copy of X.
+            var = np.zeros(p)
+            for rows in row_blocks(X.shape[0], p):
+                centred = X[rows] - self.xbar
+                var += np.einsum("ij,ij,i->j", centred, centred, w[rows])
+            var /= W
         sd = np.sqrt(np.maximum(var, 0.0))
         ok = (sd > 0) & np.isfinite(sd)
         # Powers of two: exact scaling, and weights or repeated rows that
