@@ -42,6 +42,8 @@ _SHARED = (
     "fit_intercept",
     "max_iter",
     "tol",
+    "random_state",
+    "batch_size",
 )
 
 _SHAPE_ATTRIBUTES = (
@@ -90,19 +92,28 @@ class TangentClassifier(ClassifierMixin, BaseEstimator):
     fit_intercept : bool, default=True
         Fit unpenalised intercepts.
 
-    solver : {"auto", "newton-cholesky", "lbfgs"}, default="auto"
+    solver : {"auto", "newton-cholesky", "lbfgs", "sgd"}, default="auto"
         ``"newton-cholesky"`` factorises the Hessian (its factor at the
         optimum gives the tangent and the Laplace spread);
         ``"lbfgs"`` never forms it: the tangent is found by conjugate
-        gradients. ``"auto"`` uses Newton's method up to 2000 parameters
-        (``n_classes * (n_features + 1)`` for multinomial models).
+        gradients. ``"sgd"`` (binary linear models only) is minibatch SGD
+        with the tangent carried through the steps, as in
+        :class:`TangentRegressor`. ``"auto"`` uses Newton's method up to
+        2000 parameters (``n_classes * (n_features + 1)`` for multinomial
+        models) and never picks "sgd".
 
     max_iter : int, default=100
-        Maximum number of solver iterations.
+        Maximum number of solver iterations (epochs for "sgd").
 
     tol : float, default=1e-6
         Gradient tolerance, relative to the total weight (as
         :class:`TangentRegressor`).
+
+    random_state : int, RandomState instance or None, default=None
+        The minibatch order of "sgd"; ignored by the other solvers.
+
+    batch_size : int or "auto", default="auto"
+        Rows per minibatch of "sgd"; ignored by the other solvers.
 
     Attributes
     ----------
@@ -146,7 +157,7 @@ class TangentClassifier(ClassifierMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         **{name: TangentRegressor._parameter_constraints[name] for name in _SHARED},
-        "solver": [StrOptions({"auto", "newton-cholesky", "lbfgs"})],
+        "solver": [StrOptions({"auto", "newton-cholesky", "lbfgs", "sgd"})],
     }
 
     def __init__(
@@ -162,6 +173,8 @@ class TangentClassifier(ClassifierMixin, BaseEstimator):
         solver="auto",
         max_iter=100,
         tol=1e-6,
+        random_state=None,
+        batch_size="auto",
     ):
         self.alpha = alpha
         self.kernel = kernel
@@ -173,6 +186,8 @@ class TangentClassifier(ClassifierMixin, BaseEstimator):
         self.solver = solver
         self.max_iter = max_iter
         self.tol = tol
+        self.random_state = random_state
+        self.batch_size = batch_size
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -222,6 +237,12 @@ class TangentClassifier(ClassifierMixin, BaseEstimator):
             "dual_coef_tangent_",
         ):
             self.__dict__.pop(name, None)
+        if n_classes > 2 and self.solver == "sgd":
+            raise ValueError(
+                "solver='sgd' fits binary classifiers only (the binomial "
+                f"model); the data have {n_classes} classes: use "
+                "solver='lbfgs' or 'newton-cholesky' (or 'auto')."
+            )
         if n_classes == 2:
             self._fit_binary(X, codes.astype(float), w)
         else:

@@ -60,8 +60,8 @@ class TangentRegressorCV(RegressorMixin, BaseEstimator):
         ``dispersion`` (default ``"auto"``) only affects the uncertainty of
         the chosen model, not the choice of alpha.
     fit_intercept, solver, max_iter, tol
-        As in :class:`TangentRegressor`; ``solver="lbfgs"`` is not supported
-        (leave-one-out needs the factorised Hessian).
+        As in :class:`TangentRegressor`; ``solver="lbfgs"`` and ``"sgd"``
+        are not supported (leave-one-out needs the factorised Hessian).
 
     Attributes
     ----------
@@ -129,6 +129,9 @@ class TangentRegressorCV(RegressorMixin, BaseEstimator):
         "xtol": [Interval(Real, 0, None, closed="neither")],
     }
     _parameter_constraints.pop("alpha")
+    # Only solver="sgd" reads these, and leave-one-out needs a factorisation.
+    _parameter_constraints.pop("random_state")
+    _parameter_constraints.pop("batch_size")
 
     def __init__(
         self,
@@ -176,7 +179,7 @@ class TangentRegressorCV(RegressorMixin, BaseEstimator):
         params = {
             name: getattr(self, name)
             for name in TangentRegressor._parameter_constraints
-            if name != "alpha"
+            if name in self._parameter_constraints
         }
         return TangentRegressor(alpha=alpha, **params)
 
@@ -203,9 +206,9 @@ class TangentRegressorCV(RegressorMixin, BaseEstimator):
                 "TangentRegressorCV does not support kernel='precomputed': the "
                 "leave-one-out derivative needs k(x, x) of the training points."
             )
-        if self.solver == "lbfgs":
+        if self.solver in ("lbfgs", "sgd"):
             raise ValueError(
-                "solver='lbfgs' is not supported by TangentRegressorCV: "
+                f"solver={self.solver!r} is not supported by TangentRegressorCV: "
                 "leave-one-out needs the factorised Hessian; use solver='auto' "
                 "or 'newton-cholesky'."
             )

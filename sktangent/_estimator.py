@@ -115,7 +115,7 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         Whether to fit an unpenalised intercept ``b``. For kernel models this
         adds the constraint :math:`\sum_j c_j = 0` (a bordered system).
 
-    solver : {"auto", "cholesky", "newton-cholesky", "lbfgs"}, default="auto"
+    solver : {"auto", "cholesky", "newton-cholesky", "lbfgs", "sgd"}, default="auto"
         ``"cholesky"`` solves the normal family in closed form: on the primal
         system when ``n_samples >= n_features`` and on the dual (kernel)
         system otherwise and for kernel models. ``"newton-cholesky"`` is
@@ -125,12 +125,26 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         Hessian: the tangent is then found by conjugate gradients on
         Hessian-vector products to a relative residual of 1e-10, and the
         degrees of freedom behind ``dispersion_`` by a stochastic (Hutchinson)
-        trace estimate. ``"auto"`` picks "cholesky" for the normal family,
-        "lbfgs" for linear models with more than 2000 coefficients and
-        "newton-cholesky" otherwise.
+        trace estimate. ``"sgd"`` (linear models only, any family) is
+        minibatch stochastic gradient descent for many rows: the tangent is
+        carried through the steps (SGDF: beside each step
+        :math:`\theta \leftarrow \theta - \eta g` the tangent steps
+        :math:`t \leftarrow t - \eta (H t + \rho)` with a minibatch
+        Hessian-vector product), with an SVRG control variate and Polyak
+        averaging of both; it runs in the coordinates of standardised
+        features (a change of variables: same optimum, sparse input stays
+        sparse) with the step size :math:`1/L` from a bound on the
+        curvature of a minibatch, so no learning rate needs tuning. Other
+        solves with the Hessian (influence functions, ``return_std``) then
+        use conjugate gradients as after "lbfgs". See
+        :ref:`theory-large`. ``"auto"`` picks "cholesky" for the normal
+        family, "lbfgs" for linear models with more than 2000 coefficients
+        and "newton-cholesky" otherwise; it never picks "sgd".
 
     max_iter : int, default=100
-        Maximum number of iterations of the iterative solvers.
+        Maximum number of iterations of the iterative solvers; for "sgd",
+        of epochs (a pass of minibatch steps over the data, at least 256
+        steps, and one full pass for the snapshot).
 
     tol : float, default=1e-6
         The iterative solvers stop when the largest absolute gradient entry
@@ -140,8 +154,19 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         over ``sum(sample_weight)`` to be below ``tol``, and "lbfgs" tests
         the gradient with respect to the coefficients of features scaled to
         unit root mean square: both tests are independent of the features'
-        units, so tiny features cannot stop a solver at its start point. The
-        tangent assumes an exact optimum, so its accuracy follows ``tol``.
+        units, so tiny features cannot stop a solver at its start point.
+        "sgd" tests, after each epoch, the gradient with respect to the
+        coefficients of standardised features, and also the residual
+        :math:`(H t + \rho)/\sum w` of its tangent. The tangent assumes an
+        exact optimum, so its accuracy follows ``tol``.
+
+    random_state : int, RandomState instance or None, default=None
+        The order in which "sgd" draws its minibatches; pass an int for
+        reproducible fits. Other solvers ignore it.
+
+    batch_size : int or "auto", default="auto"
+        Rows per minibatch of "sgd" (ignored by the other solvers).
+        ``"auto"`` is ``min(256, max(1, n_samples // 32))``.
 
     Attributes
     ----------
@@ -269,9 +294,14 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         "coef0": [Interval(Real, None, None, closed="neither")],
         "kernel_params": [dict, None],
         "fit_intercept": ["boolean"],
-        "solver": [StrOptions({"auto", "cholesky", "newton-cholesky", "lbfgs"})],
+        "solver": [StrOptions({"auto", "cholesky", "newton-cholesky", "lbfgs", "sgd"})],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="neither")],
+        "random_state": ["random_state"],
+        "batch_size": [
+            Interval(Integral, 1, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
     }
 
     def __init__(
@@ -290,6 +320,8 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         solver="auto",
         max_iter=100,
         tol=1e-6,
+        random_state=None,
+        batch_size="auto",
     ):
         self.alpha = alpha
         self.family = family
@@ -304,6 +336,8 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         self.solver = solver
         self.max_iter = max_iter
         self.tol = tol
+        self.random_state = random_state
+        self.batch_size = batch_size
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -15,6 +15,9 @@ which problem, and in which model shape, is decided in one place,
   dual coefficients.
 * :class:`LBFGS` -- linear models too large to factorise; the tangent by
   conjugate gradients (:class:`~sktangent._implicit.CGHessian`).
+* :class:`SGD` -- minibatch SGD for linear models on many rows; the tangent
+  is carried through the steps (SGDF, :mod:`sktangent._sgd`), other solves
+  go through conjugate gradients.
 """
 
 import warnings
@@ -26,6 +29,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.extmath import safe_sparse_dot
 
 from ._implicit import CGHessian, DualHessian, PrimalHessian, constant_columns
+from ._sgd import sgdf
 
 # Above this many coefficients "auto" avoids factorising a dense Hessian.
 MAX_DENSE_PARAMS = 2000
@@ -40,6 +44,9 @@ class FitResult:
     # y at rows of zero weight, which no estimate reads).
     eta: np.ndarray
     n_iter: int = 0
+    # The tangent in theta's layout when the solver computed it itself
+    # (SGDF); None: finish solves with the Hessian.
+    tangent: np.ndarray = None
 
 
 def choose_solver(name, family, kernel, n_samples, n_features, fit_intercept, options):
@@ -48,7 +55,8 @@ def choose_solver(name, family, kernel, n_samples, n_features, fit_intercept, op
     Returns ``(solver, shape)`` with ``shape`` one of ``"primal"``,
     ``"linear-dual"`` (the closed form of a linear model with ``p > n``,
     through the linear kernel) and ``"kernel"``. ``options`` holds
-    ``max_iter`` and ``tol`` of the iterative solvers.
+    ``max_iter`` and ``tol`` of the iterative solvers, and may hold
+    ``random_state`` and ``batch_size``, which only ``"sgd"`` reads.
     """
     closed_form = family.constant_variance
     if name == "cholesky" and not closed_form:
@@ -63,6 +71,14 @@ def choose_solver(name, family, kernel, n_samples, n_features, fit_intercept, op
             "fitted by Newton's method on the dual coefficients: use "
             "solver='auto' or 'newton-cholesky'."
         )
+    if name == "sgd" and kernel is not None:
+        raise ValueError(
+            "solver='sgd' fits linear models only (kernel=None); kernel "
+            "models are fitted by Newton's method on the dual coefficients: "
+            "use solver='auto' or 'newton-cholesky'."
+        )
+    if name != "sgd":
+        options = {"max_iter": options["max_iter"], "tol": options["tol"]}
     if name == "auto":
         name = "newton-cholesky"
         if closed_form:
@@ -75,7 +91,12 @@ def choose_solver(name, family, kernel, n_samples, n_features, fit_intercept, op
         shape = "linear-dual"
     else:
         shape = "primal"
-    solver = {"cholesky": ClosedForm, "newton-cholesky": Newton, "lbfgs": LBFGS}[name]
+    solver = {
+        "cholesky": ClosedForm,
+        "newton-cholesky": Newton,
+        "lbfgs": LBFGS,
+        "sgd": SGD,
+    }[name]
     return solver(**options), shape
 
 
@@ -86,9 +107,10 @@ def finish(objective, result):
     and the coefficients are then mapped to the estimator's coefficients by
     the model (the primal ``beta`` of a linear model solved in the dual).
     """
-    tangent, intercept_tangent = objective.split(
-        result.hessian.tangent(objective.rho(result.coef))
-    )
+    tangent = result.tangent
+    if tangent is None:
+        tangent = result.hessian.tangent(objective.rho(result.coef))
+    tangent, intercept_tangent = objective.split(tangent)
     intercept_tangent = float(intercept_tangent)
     model = objective.model
     if not model.dual and objective.fit_intercept:
@@ -550,3 +572,44 @@ class LBFGS:
         coef, intercept = obj.split(theta)
         hess = CGHessian(obj, obj.curvature_weights(theta))
         return FitResult(coef.copy(), float(intercept), hess, eta, int(res.nit))
+
+
+class SGD:
+    """Minibatch SGD with the tangent carried through training (SGDF).
+
+    The loop, its step size and its stopping rule are in
+    :mod:`sktangent._sgd`. The result keeps the SGDF tangent; every other
+    solve with the Hessian (influence functions, predictive variance,
+    batches) goes through conjugate gradients on Hessian-vector products
+    (:class:`~sktangent._implicit.CGHessian`), as after ``solver="lbfgs"``.
+    """
+
+    name = "sgd"
+
+    def __init__(self, max_iter, tol, random_state=None, batch_size="auto"):
+        self.max_iter = int(max_iter)
+        self.tol = float(tol)
+        self.random_state = random_state
+        self.batch_size = batch_size
+
+    def solve(self, obj, start=None):
+        run = sgdf(
+            obj,
+            max_iter=self.max_iter,
+            tol=self.tol,
+            random_state=self.random_state,
+            batch_size=self.batch_size,
+            start=_start(obj) if start is None else start,
+        )
+        if not run.converged:
+            not_converged(run.n_epochs, run.gnorm, self.tol, solver="sgd")
+        coef, intercept = obj.split(run.theta)
+        hess = CGHessian(obj, obj.curvature_weights(run.theta))
+        return FitResult(
+            coef.copy(),
+            float(intercept),
+            hess,
+            obj.eta(run.theta),
+            max(run.n_epochs, 1),
+            tangent=run.tangent,
+        )

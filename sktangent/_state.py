@@ -64,7 +64,12 @@ def fit_state(family, X, y, w, params, dispersion_rule, check_query):
         X.shape[0],
         X.shape[1],
         params.fit_intercept,
-        {"max_iter": params.max_iter, "tol": params.tol},
+        {
+            "max_iter": params.max_iter,
+            "tol": params.tol,
+            "random_state": getattr(params, "random_state", None),
+            "batch_size": getattr(params, "batch_size", "auto"),
+        },
     )
     model = make_model(
         shape,

@@ -60,6 +60,13 @@ CONFIGS = [
         "poisson",
     ),
     (
+        "poisson-sgd",
+        lambda: TangentRegressor(
+            family="poisson", solver="sgd", max_iter=5, random_state=0
+        ),
+        "poisson",
+    ),
+    (
         "gamma-pearson-nointercept",
         lambda: TangentRegressor(family="gamma", fit_intercept=False),
         "gamma",

@@ -49,6 +49,8 @@ ESTIMATORS = [
     TangentRegressor(family="tweedie", power=1.5),
     TangentRegressor(family="tweedie", power=1.5, kernel="rbf"),
     TangentRegressor(family="poisson", solver="lbfgs"),
+    TangentRegressor(solver="sgd"),
+    TangentRegressor(family="poisson", solver="sgd"),
     ProportionTargetRegressor(family="binomial"),
     ProportionTargetRegressor(family="binomial", kernel="rbf"),
     TangentClassifier(),
@@ -64,7 +66,21 @@ _INDEFINITE = (
 )
 
 
+_SGD_ILL_CONDITIONED = (
+    "the check fits 30 features on 15 rows (weights against repeated rows) "
+    "and compares predictions to 1e-7; the Poisson Hessian there is nearly "
+    "singular (rank 15, alpha=1), where a first-order solver does not reach "
+    "that agreement in 100 epochs (ConvergenceWarning). tests/test_sgd.py "
+    "checks sgd with weights against the exact solver"
+)
+
+
 def expected_failures(estimator):
+    if getattr(estimator, "solver", None) == "sgd" and estimator.family == "poisson":
+        return {
+            "check_sample_weight_equivalence_on_dense_data": _SGD_ILL_CONDITIONED,
+            "check_sample_weight_equivalence_on_sparse_data": _SGD_ILL_CONDITIONED,
+        }
     if estimator.kernel == "precomputed":
         return {
             "check_positive_only_tag_during_fit": _INDEFINITE,

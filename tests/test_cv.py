@@ -138,7 +138,10 @@ def test_kernel_and_poisson_against_brute_force_grid_search(name):
     est = clone(est).set_params(tol=1e-10)
     grid = np.logspace(-3, 2, 11)
     brute = _brute_force_grid(est, X, y, w, grid)
-    params = {k: v for k, v in est.get_params().items() if k != "alpha"}
+    # The model's parameters that TangentRegressorCV shares (not alpha, nor
+    # the sgd solver's random_state and batch_size).
+    shared = TangentRegressorCV().get_params()
+    params = {k: v for k, v in est.get_params().items() if k in shared}
     cv = TangentRegressorCV(alphas=grid, **params).fit(X, y, sample_weight=w)
     best = grid[np.argmin(brute)]
     step = grid[1] / grid[0]
