@@ -122,7 +122,7 @@ def _influence_block(block, state):
 
 
 def _labelled_influence_block(block, y, state):
-    return state.influence_score(_rows(block), y)
+    return state.influence_score(_rows(block), y[:, 0])
 
 
 def predict(estimator, X, return_std=False):
@@ -154,8 +154,9 @@ def influence_score(estimator, X, y=None):
     if y is None:
         return X.map_blocks(_influence_block, state, drop_axis=1, dtype=np.float64)
     y = _column(y, X, "y")
+    # y as a column: map_blocks aligns arrays by their last axes.
     return X.map_blocks(
-        _labelled_influence_block, y, state, drop_axis=1, dtype=np.float64
+        _labelled_influence_block, y[:, None], state, drop_axis=1, dtype=np.float64
     )
 
 
