@@ -836,7 +836,8 @@ def _goal_block(block, offset, ranks, state, plan, goal, phi, scale, noise):
     """The block's best candidate for the expected influence on the goal.
 
     ``goal`` is ``("features", M)`` (linear primal: the quadratic form over
-    the whole goal set) or ``("rows", G, U_goal, omega)`` (a subsample).
+    the whole goal set) or ``("rows", G, W_goal, U_goal, omega)`` (a
+    subsample, whitened once).
     """
     block = _rows(block)
     d = state.family.score_variance(state.eta(block))
@@ -847,9 +848,11 @@ def _goal_block(block, offset, ranks, state, plan, goal, phi, scale, noise):
         B = np.hstack([F, U])
         spread = np.einsum("ij,ij->i", B @ goal[1], B)
     else:
-        _, G, U_goal, omega = goal
+        _, G, W_goal, U_goal, omega = goal
         s_diag = state.variance_scale(block)
-        S = state.cross_variance_scale(block, G)
+        model = state.model
+        prior = model.prior(block, G) if model.dual else None
+        S = state.hessian.cross(model.rows(block), W_goal, prior)
         if U_goal.shape[1]:
             S -= U @ U_goal.T
         spread = S**2 @ omega
@@ -928,6 +931,7 @@ def expected_batch(state, X, n_instances, goal, transform, order, random_state=N
     else:
         G, scale = _goal_rows(X, X_goal, goal["goal_size"], random_state)
         omega = lite.family.score_variance(lite.eta(G))
+        W_goal = lite.hessian.whiten(lite.model.rows(G))  # once, not per block
         U_goal = np.empty((G.shape[0], 0))
     indices, scores = [], []
     for k in range(n_instances):
@@ -935,7 +939,7 @@ def expected_batch(state, X, n_instances, goal, transform, order, random_state=N
             M = _reduce(_goal_gram_block, goal_blocks, shipped, plan)["M"]
             spec = ("features", M)
         else:
-            spec = ("rows", G, U_goal, omega)
+            spec = ("rows", G, W_goal, U_goal, omega)
         parts = [
             block_fn(
                 b[0],

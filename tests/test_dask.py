@@ -1,6 +1,7 @@
 """Dask arrays on a real two-worker cluster: every verb, query strategy and
 fit equals its in-memory result, and no pool is ever gathered."""
 
+import itertools
 import subprocess
 import sys
 
@@ -153,11 +154,10 @@ STRATEGIES = [
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("n_instances", [1, 4])
-def test_strategies_on_a_dask_pool_equal_numpy(client, kind, n_instances):
+def test_strategies_on_a_dask_pool_equal_numpy(client, kind):
     est, pool = _fitted(kind)
     P = _pool(pool)
-    for strategy, options in STRATEGIES:
+    for (strategy, options), n_instances in itertools.product(STRATEGIES, (1, 4)):
         if kind == "linear-dual" and options.get("goal"):
             continue  # the dual's goal batches: covered by rbf
         idx, scores = strategy(est, pool, n_instances=n_instances, **options)
@@ -221,7 +221,7 @@ def test_no_task_holds_more_than_a_block(kind):
     a pool of 30 blocks is scored, queried and fitted on without ever being
     concatenated (gathering it would make one result 30 blocks large)."""
     est, _ = _fitted(kind)
-    rows = 200
+    rows = 100
     # Generated block by block: no whole array anywhere in the graph.
     random = da.random.RandomState(1)
     P = random.normal(size=(30 * rows, 3), chunks=(rows, 3))
@@ -290,18 +290,24 @@ SPECS = [("normal", None), *FAMILIES]
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=family_id)
-@pytest.mark.parametrize("fit_intercept", [True, False])
-@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize(
+    "fit_intercept, weighted",
+    [(True, True), (False, True), (True, False)],
+    ids=["intercept-weighted", "nointercept-weighted", "intercept-unweighted"],
+)
 def test_fit_on_dask_equals_fit_in_memory(client, spec, fit_intercept, weighted):
     name, power = spec
     X, y, w = _fit_problem(name, power, fit_intercept, weighted)
     params = {"alpha": 2.0, "family": name, "power": power}
     params.update(fit_intercept=fit_intercept, tol=1e-12)
     ref = TangentRegressor(**params).fit(X, y, sample_weight=w)
-    Xd = da.from_array(X, chunks=(110, 2))  # uneven row and column chunks
-    yd = da.from_array(y, chunks=90)  # other chunks than X's
-    wd = None if w is None else da.from_array(w, chunks=110)
-    for labels, weights in ((yd, wd), (y, w)):  # dask or numpy y and weights
+    Xd = da.from_array(X, chunks=(250, 2))  # uneven row and column chunks
+    yd = da.from_array(y, chunks=180)  # other chunks than X's
+    wd = None if w is None else da.from_array(w, chunks=250)
+    inputs = [(yd, wd)]
+    if fit_intercept and weighted:
+        inputs.append((y, w))  # numpy y and weights with a dask X
+    for labels, weights in inputs:
         est = TangentRegressor(**params).fit(Xd, labels, sample_weight=weights)
         _assert_same_fit(est, ref)
         assert est.n_features_in_ == X.shape[1]
