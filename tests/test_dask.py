@@ -4,6 +4,7 @@ fit equals its in-memory result, and no pool is ever gathered."""
 import itertools
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -366,3 +367,26 @@ def test_multi_user_learner_refuses_a_dask_pool(client):
     est = MultiUserTangentRegressor().fit(X, X[:, 0], groups=groups)
     with pytest.raises(ValueError, match="Compute"):
         influence_sampling(est, _pool(pool), groups=np.zeros(pool.shape[0]))
+
+
+# ------------------------------------------------------------------- docs
+def test_the_local_cluster_recipe_of_the_docs_runs():
+    """docs/large_data.rst's recipe, run as it is (it starts its own cluster;
+    last in the module, after the tests that use the shared one)."""
+    import pathlib
+    import textwrap
+
+    page = pathlib.Path(__file__).parents[1] / "docs" / "large_data.rst"
+    if not page.exists():
+        pytest.skip("the documentation sources are not next to the tests")
+    text = page.read_text()
+    recipe = text[text.index("A LocalCluster recipe") :]
+    code = recipe[recipe.index(".. code-block:: python") :].split("\n", 1)[1]
+    code = textwrap.dedent(code)
+    namespace = {}
+    with warnings.catch_warnings():
+        # Another cluster (a benchmark, a notebook) may hold the dashboard's port.
+        warnings.filterwarnings("ignore", "Port .* is already in use")
+        exec(compile(code, str(page), "exec"), namespace)
+    assert namespace["indices"].shape == (3,)
+    assert abs(namespace["glm"].coef_[0] - 0.3) < 0.05
