@@ -39,8 +39,13 @@ _SPLIT_EVERY = 8
 
 
 def is_dask(X):
-    """Whether ``X`` is a dask collection, without importing dask."""
-    return hasattr(type(X), "__dask_graph__")
+    """Whether ``X`` is a dask collection, without importing dask.
+
+    By the collection protocol: an object whose ``__dask_graph__()`` is not
+    None (xarray objects have the method even when numpy holds their data).
+    """
+    graph = getattr(type(X), "__dask_graph__", None)
+    return graph is not None and graph(X) is not None
 
 
 def _require_dask():
