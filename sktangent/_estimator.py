@@ -11,7 +11,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from . import _dask
+from . import _dask, _dask_fit
 from ._families import get_family, has_positive_targets
 from ._state import fit_state
 from ._validation import (
@@ -334,7 +334,7 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
             Fitted estimator.
         """
         if _dask.is_dask(X):  # linear models: reductions over the chunks
-            return _dask.fit_dask(self, X, y, sample_weight)
+            return _dask_fit.fit_dask(self, X, y, sample_weight)
         X, y = validate_data(
             self,
             X,

@@ -16,7 +16,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from . import _dask
+from . import _dask, _dask_batch
 from ._batch import greedy_batch
 from ._classifier import TangentClassifier
 from ._cv import TangentRegressorCV
@@ -208,7 +208,7 @@ def select(
         kind = resolve_goal(goal["goal"], goal["X_goal"], state.family, classifier)
         criterion = "influence" if kind == "complexity" else "expected"
     if _dask.is_dask(X):
-        out = _dask.select(
+        out = _dask_batch.select(
             state,
             X,
             n_instances,
