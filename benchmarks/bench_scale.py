@@ -11,7 +11,7 @@ pool as the reference: what the same numbers (a variance per row) need.
 Targets: flat in the pool size beyond the pool itself (the ratio to the
 pool's size does not grow).
 
-Then, with dask installed (``pip install 'sktangent[dask]'``), the same
+Then, with dask installed (``pip install ".[dask]"``), the same
 verbs on a dask pool of 1e8 rows (p = 10), generated block by block on a
 two-worker ``LocalCluster`` and never held anywhere: the scoring rate (rows
 per second) of ``predict``, ``predict(return_std=True)``,
@@ -142,7 +142,7 @@ def dask_scale(quick, pool_rows=None, fit_rows=None):
         import dask.array as da
         from distributed import Client, LocalCluster
     except ImportError as exc:
-        print(f"\ndask not installed ({exc}): pip install 'sktangent[dask]'")
+        print(f'\ndask not installed ({exc}): pip install ".[dask]"')
         return
     n_pool = pool_rows or (1_000_000 if quick else 100_000_000)
     n_fit = fit_rows or (100_000 if quick else 5_000_000)

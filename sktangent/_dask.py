@@ -42,7 +42,8 @@ def require_dask():
         import dask.array as da
     except ImportError as exc:  # pragma: no cover - a dask object implies dask
         raise ImportError(
-            "Dask input needs dask[array]: pip install 'sktangent[dask]'."
+            'Dask input needs dask[array] and distributed: pip install ".[dask]" '
+            "from the sktangent checkout."
         ) from exc
     return dask, da
 
