@@ -11,6 +11,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from . import _dask, _dask_fit
 from ._families import get_family, has_positive_targets
 from ._state import fit_state
 from ._validation import (
@@ -366,6 +367,8 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         self : object
             Fitted estimator.
         """
+        if _dask.is_dask(X):  # linear models: reductions over the chunks
+            return _dask_fit.fit_dask(self, X, y, sample_weight)
         X, y = validate_data(
             self,
             X,
@@ -442,6 +445,8 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         y_std : ndarray of shape (n_samples,)
             Predictive standard deviation; only with ``return_std=True``.
         """
+        if _dask.is_dask(X):
+            return _dask.predict(self, X, return_std=return_std)
         X = self._validate_query(X)
         return self.fitted_state_.predict(X, return_std=return_std)
 
@@ -461,6 +466,8 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
             :math:`k(x, X) \\, dc/ds + db/ds` (kernel). Negative where a
             stronger penalty would pull the prediction down.
         """
+        if _dask.is_dask(X):
+            return _dask.predict_tangent(self, X)
         X = self._validate_query(X)
         return self.fitted_state_.predict_tangent(X)
 
@@ -489,5 +496,7 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
             normal family). Large where the penalty rather than the data
             decides the prediction: the curiosity score for active learning.
         """
+        if _dask.is_dask(X):
+            return _dask.influence_score(self, X, y)
         X = self._validate_query(X)
         return self.fitted_state_.influence_score(X, y)

@@ -264,6 +264,38 @@ class PrimalHessian(Hessian):
         self._trace = None
         self.offset = 1.0 / self.d_sum if fit_intercept else 0.0
 
+    @classmethod
+    def from_gram(cls, A, x_mean, d_sum, alpha, fit_intercept, constant):
+        """The Hessian from its centred block ``A = Xc' D Xc``, summed elsewhere.
+
+        For rows that are never in memory at once (the chunks of a dask
+        array): ``A``, the ``D``-weighted mean ``x_mean`` (a constant
+        column's entry at its value) and ``sum(D)`` are reductions over the
+        chunks. ``A`` is overwritten by the factor.
+        """
+        self = cls.__new__(cls)
+        self.alpha = alpha
+        self.fit_intercept = fit_intercept
+        self.n_features = A.shape[0]
+        self.n_params = self.n_features + bool(fit_intercept)
+        self.d_sum = float(d_sum)
+        if fit_intercept and not self.d_sum > 0:
+            raise ValueError(
+                "The total curvature sum(w * l'') is not positive, so the "
+                "intercept is not identified at this solution. Check "
+                "sample_weight, or fit without an intercept."
+            )
+        self.x_mean = np.asarray(x_mean, dtype=float)
+        self.constant = np.asarray(constant, dtype=bool)
+        A[self.constant, :] = 0.0
+        A[:, self.constant] = 0.0
+        A.flat[:: self.n_features + 1] += alpha
+        self.L = factorise(A, "penalised Hessian X'DX + alpha*I")
+        self._Linv = None
+        self._trace = None
+        self.offset = 1.0 / self.d_sum if fit_intercept else 0.0
+        return self
+
     def _gram(self, X, d, work, exact_centering):
         """``Xc' D Xc`` without densifying a sparse ``X``."""
         if hasattr(X, "toarray"):

@@ -16,6 +16,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
+from . import _dask, _dask_batch
 from ._batch import greedy_batch
 from ._classifier import TangentClassifier
 from ._cv import TangentRegressorCV
@@ -99,14 +100,17 @@ def prepare(
             f"n_instances={n_instances} exceeds the pool size {n_pool}; ask for "
             "at most as many instances as the pool holds."
         )
-    if transform is not None:
-        X_pool = transform.transform(X_pool)
-    if multi_user:
-        state = estimator.grouped_state(regularity)
-        X_pool = state.rows(X_pool, groups)
+    if _dask.is_dask(X_pool):  # scored block by block, never gathered
+        state, X_pool = _dask.query_pool(estimator, transform, X_pool)
     else:
-        state = estimator.fitted_state_
-        X_pool = state.validate_query(X_pool)
+        if transform is not None:
+            X_pool = transform.transform(X_pool)
+        if multi_user:
+            state = estimator.grouped_state(regularity)
+            X_pool = state.rows(X_pool, groups)
+        else:
+            state = estimator.fitted_state_
+            X_pool = state.validate_query(X_pool)
     order = None
     if random_tie_break:
         order = check_random_state(random_state).permutation(n_pool)
@@ -203,7 +207,19 @@ def select(
         classifier = is_classifier(unwrap(learner)[0])
         kind = resolve_goal(goal["goal"], goal["X_goal"], state.family, classifier)
         criterion = "influence" if kind == "complexity" else "expected"
-    if criterion == "expected":
+    if _dask.is_dask(X):
+        out = _dask_batch.select(
+            state,
+            X,
+            n_instances,
+            criterion,
+            order,
+            return_score_rows,
+            goal,
+            transform,
+            options["random_state"],
+        )
+    elif criterion == "expected":
         # A state with goal batches of its own (multinomial) runs them.
         goal_batch = getattr(state, "goal_batch", None)
         out = (goal_batch or partial(expected_influence_batch, state))(
