@@ -234,10 +234,11 @@ def fit_dask(estimator, X, y, sample_weight):
             f"needs n_samples >= n_features; got {n} samples and {p} features. "
             "Compute X (X.compute()) to fit in the dual."
         )
-    if solver.name == "lbfgs":
+    if solver.name not in ("cholesky", "newton-cholesky"):
         raise ValueError(
-            "solver='lbfgs' is not available with dask input (and 'auto' picks "
-            f"it for {p} features): use solver='newton-cholesky', or compute X."
+            f"solver={solver.name!r} is not available with dask input ('auto' "
+            f"picks 'lbfgs' for {p} features): use solver='newton-cholesky' "
+            "(or 'cholesky' for the normal family), or compute X."
         )
     blocks = delayed_blocks(X, y, w)
     stats = reduce_blocks(_stats_block, blocks, fit_intercept)

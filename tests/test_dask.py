@@ -341,6 +341,8 @@ def test_unsupported_dask_input_is_refused(client):
         TangentRegressor().fit(wide, np.arange(5.0))
     with pytest.raises(ValueError, match="lbfgs"):
         TangentRegressor(family="poisson", solver="lbfgs").fit(Xd, abs(y))
+    with pytest.raises(ValueError, match="solver='sgd' is not available"):
+        TangentRegressor(solver="sgd").fit(Xd, y)
     with pytest.raises(ValueError, match="non-negative"):
         TangentRegressor().fit(Xd, y, sample_weight=-np.ones(y.size))
     with pytest.raises(ValueError, match="poisson"):
