@@ -9,7 +9,9 @@ of megabytes is ever held in memory.
 """
 
 import numpy as np
+from scipy import linalg
 from sklearn.metrics.pairwise import pairwise_kernels
+from sklearn.utils import check_random_state
 from sklearn.utils.extmath import safe_sparse_dot
 
 # Elements of one kernel block (float64): 2**22 is 32 MiB.
@@ -489,9 +491,121 @@ class LinearDualModel(CentredLinearKernel):
         return np.column_stack([coef, intercepts])
 
 
-def make_model(shape, X, w, fit_intercept, kernel=None, params=None):
-    """The model of ``shape`` (``"primal"``, ``"linear-dual"`` or ``"kernel"``)
-    for the training rows ``X`` and weights ``w``."""
+#: Eigenvalues of the landmarks' kernel matrix below this fraction of the
+#: largest are dropped from the Nyström features (their directions are
+#: rounding noise; scikit-learn's ``Nystroem`` clips them at 1e-12 instead).
+NYSTROEM_RCOND = 1e-12
+
+
+def check_n_components(n_components, kernel, n_samples):
+    """Raise unless ``n_components`` is a usable Nyström rank for this fit."""
+    if n_components is None:
+        return
+    if kernel is None:
+        raise ValueError(
+            f"n_components={n_components} is the rank of a Nyström kernel model "
+            "and needs a kernel; with kernel=None the model is already linear in "
+            "X. Pass a kernel (e.g. kernel='rbf') or leave n_components=None."
+        )
+    if isinstance(kernel, str) and kernel == "precomputed":
+        raise ValueError(
+            "n_components (Nyström) needs a named or callable kernel to evaluate "
+            "k(x, landmarks); with kernel='precomputed' the n x n matrix it would "
+            "save is already there. Leave n_components=None."
+        )
+    if n_components > n_samples:
+        raise ValueError(
+            f"n_components={n_components} exceeds the number of training samples "
+            f"({n_samples}): the Nyström landmarks are training rows. Pass at most "
+            f"{n_samples} (n_components=n_samples reproduces the exact kernel "
+            "model), or n_components=None."
+        )
+
+
+class NystroemModel(LinearModel):
+    r"""A kernel model of reduced rank: the linear model on Nyström features.
+
+    ``m = n_components`` landmarks ``Z`` are training rows drawn without
+    replacement (the first ``m`` of a random permutation, as
+    :class:`sklearn.kernel_approximation.Nystroem` draws them, so the same
+    ``random_state`` gives the same landmarks). With ``K_ZZ = V Lambda V'``
+    the features are
+
+    .. math:: arphi(x) = k(x, Z)\, N^	op, \qquad
+              N = V_r \Lambda_r^{-1/2} V_r^	op,
+
+    ``r`` the eigenvalues above ``NYSTROEM_RCOND`` times the largest: the
+    features of ``Nystroem`` (``normalization_`` is ``N``). The model is
+    ``eta = phi(x)' beta + b`` with penalty ``||beta||^2``, everything the
+    primal linear model does applied to ``phi``: it is exact for this reduced
+    model, and with ``m = n`` it is the kernel model itself (``phi(x)' beta
+    = k(x, X) c`` with ``c = N' beta``, ``c' K c = ||beta||^2``).
+    """
+
+    precomputed = False
+
+    def __init__(self, kernel, params, X, n_components, random_state=None):
+        check_n_components(n_components, kernel, X.shape[0])
+        self.kernel = kernel
+        self.params = params
+        rng = check_random_state(random_state)
+        self.component_indices = rng.permutation(X.shape[0])[:n_components]
+        self.components = X[self.component_indices]
+        lam, V = linalg.eigh(kernel_matrix(self.components, None, kernel, params))
+        keep = lam > NYSTROEM_RCOND * max(lam[-1], 0.0)
+        if not np.any(keep):
+            raise ValueError(
+                "The kernel matrix of the Nyström landmarks is zero: the kernel "
+                "cannot tell the points apart. Check the kernel parameters."
+            )
+        V = V[:, keep]
+        self.normalization = (V / np.sqrt(lam[keep])) @ V.T
+        self.rank = int(np.sum(keep))
+        super().__init__(n_components)
+
+    def features(self, X):
+        """``phi(X) = k(X, Z) N'``, shape (n_rows, n_components), in blocks."""
+        out = np.empty((X.shape[0], self.n_features))
+        for rows in row_blocks(X.shape[0], self.n_features):
+            K = kernel_matrix(X[rows], self.components, self.kernel, self.params)
+            out[rows] = K @ self.normalization.T
+        return out
+
+    def landmark_weights(self, coefs):
+        """``N' beta``: coefficients on ``k(x, Z)`` (``eta = k(x, Z) c + b``)."""
+        return self.normalization.T @ coefs
+
+    def design(self, X):
+        """The Nyström features of the training rows."""
+        return self.features(X)
+
+    def eta(self, X, coefs):
+        # k(x, Z) (N' beta): the n_components-wide features are never formed.
+        return kernel_dot(
+            X, self.components, self.landmark_weights(coefs), self.kernel, self.params
+        )
+
+    def rows(self, X):
+        return self.features(X)
+
+    def optimality(self, X, g, coef, alpha):
+        return LinearModel.optimality(self, self.features(X), g, coef, alpha)
+
+
+def make_model(
+    shape,
+    X,
+    w,
+    fit_intercept,
+    kernel=None,
+    params=None,
+    n_components=None,
+    random_state=None,
+):
+    """The model of ``shape`` (``"primal"``, ``"linear-dual"``, ``"kernel"`` or
+    ``"nystroem"``) for the training rows ``X`` and weights ``w``."""
+    if shape == "nystroem":
+        return NystroemModel(kernel, params or {}, X, n_components, random_state)
     if shape == "kernel":
         return KernelModel(kernel, params or {}, X)
     if shape == "linear-dual":
