@@ -49,6 +49,8 @@ ESTIMATORS = [
     TangentRegressor(family="tweedie", power=1.5),
     TangentRegressor(family="tweedie", power=1.5, kernel="rbf"),
     TangentRegressor(family="poisson", solver="lbfgs"),
+    TangentRegressor(kernel="rbf", n_components=10, random_state=0),
+    TangentRegressor(family="poisson", kernel="rbf", n_components=10, random_state=0),
     ProportionTargetRegressor(family="binomial"),
     ProportionTargetRegressor(family="binomial", kernel="rbf"),
     TangentClassifier(),
@@ -64,7 +66,26 @@ _INDEFINITE = (
 )
 
 
+_LANDMARKS = (
+    "the Nyström landmarks are drawn from the rows, so repeating a row (the "
+    "check's stand-in for a weight of 2) changes which rows are landmarks and "
+    "hence the model, as it does for scikit-learn's Nystroem"
+)
+_RANK = (
+    "a rank-10 Nyström model (n_components=10, small enough for the checks "
+    "with few samples) scores R^2 < 0.5 on the check's data"
+)
+
+
 def expected_failures(estimator):
+    if getattr(estimator, "n_components", None) is not None:
+        return {
+            "check_sample_weight_equivalence_on_dense_data": _LANDMARKS,
+            "check_sample_weight_equivalence_on_sparse_data": _LANDMARKS,
+            "check_regressors_train": _RANK,
+            "check_regressors_train(readonly_memmap=True)": _RANK,
+            "check_regressors_train(readonly_memmap=True,X_dtype=float32)": _RANK,
+        }
     if estimator.kernel == "precomputed":
         return {
             "check_positive_only_tag_during_fit": _INDEFINITE,
