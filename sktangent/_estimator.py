@@ -138,7 +138,8 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         ``return_std``, :meth:`influence_score`, the influence functions and
         the query strategies are exact for this reduced model (they describe
         it, not the full kernel model it approximates); ``n_components =
-        n_samples`` is the exact kernel model. At most ``n_samples``.
+        n_samples`` is the exact kernel model. At most ``n_samples``; ignored,
+        with a warning, when ``kernel=None``.
 
     random_state : int, RandomState instance or None, default=None
         Draws the Nyström landmarks (``n_components``); the same value gives

@@ -8,6 +8,8 @@ chunks, so that no ``n_query x n_train`` kernel block larger than a few tens
 of megabytes is ever held in memory.
 """
 
+import warnings
+
 import numpy as np
 from scipy import linalg
 from sklearn.metrics.pairwise import pairwise_kernels
@@ -498,21 +500,23 @@ NYSTROEM_RCOND = 1e-12
 
 
 def check_n_components(n_components, kernel, n_samples):
-    """Raise unless ``n_components`` is a usable Nyström rank for this fit."""
+    """Raise unless ``n_components`` is a usable Nyström rank for this fit.
+
+    With ``kernel=None`` it is ignored, with a UserWarning, as ``power`` is
+    with a family other than Tweedie (and as scikit-learn's estimator checks,
+    which set ``n_components=1`` on any estimator that has it, require).
+    """
     if n_components is None:
         return
     if kernel is None:
-        raise ValueError(
-            f"n_components={n_components} is the rank of a Nyström kernel model "
-            "and needs a kernel; with kernel=None the model is already linear in "
-            "X. Pass a kernel (e.g. kernel='rbf') or leave n_components=None."
+        warnings.warn(
+            f"n_components={n_components!r} is the rank of a Nyström kernel "
+            "model; with kernel=None the model is linear in X and it is ignored. "
+            "Pass a kernel (e.g. kernel='rbf') to use it.",
+            UserWarning,
+            stacklevel=3,
         )
-    if isinstance(kernel, str) and kernel == "precomputed":
-        raise ValueError(
-            "n_components (Nyström) needs a named or callable kernel to evaluate "
-            "k(x, landmarks); with kernel='precomputed' the n x n matrix it would "
-            "save is already there. Leave n_components=None."
-        )
+        return
     if n_components > n_samples:
         raise ValueError(
             f"n_components={n_components} exceeds the number of training samples "
@@ -535,13 +539,17 @@ class NystroemModel(LinearModel):
               N = V_r \Lambda_r^{-1/2} V_r^	op,
 
     ``r`` the eigenvalues above ``NYSTROEM_RCOND`` times the largest: the
-    features of ``Nystroem`` (``normalization_`` is ``N``). The model is
+    features of ``Nystroem`` (``normalization_`` is ``N``). With
+    ``kernel="precomputed"`` the rows are kernel values against the training
+    points, and ``k(x, Z)`` are their landmark columns. The model is
     ``eta = phi(x)' beta + b`` with penalty ``||beta||^2``, everything the
     primal linear model does applied to ``phi``: it is exact for this reduced
     model, and with ``m = n`` it is the kernel model itself (``phi(x)' beta
     = k(x, X) c`` with ``c = N' beta``, ``c' K c = ||beta||^2``).
     """
 
+    # No prior term: the reduced model's S is a quadratic form in phi(x),
+    # which a precomputed kernel gives for any query rows.
     precomputed = False
 
     def __init__(self, kernel, params, X, n_components, random_state=None):
@@ -551,7 +559,7 @@ class NystroemModel(LinearModel):
         rng = check_random_state(random_state)
         self.component_indices = rng.permutation(X.shape[0])[:n_components]
         self.components = X[self.component_indices]
-        lam, V = linalg.eigh(kernel_matrix(self.components, None, kernel, params))
+        lam, V = linalg.eigh(self.landmark_kernel(self.components))
         keep = lam > NYSTROEM_RCOND * max(lam[-1], 0.0)
         if not np.any(keep):
             raise ValueError(
@@ -563,12 +571,17 @@ class NystroemModel(LinearModel):
         self.rank = int(np.sum(keep))
         super().__init__(n_components)
 
+    def landmark_kernel(self, X):
+        """``k(X, Z)``, dense (n_rows, n_components)."""
+        if isinstance(self.kernel, str) and self.kernel == "precomputed":
+            return dense(X[:, self.component_indices])
+        return kernel_matrix(X, self.components, self.kernel, self.params)
+
     def features(self, X):
         """``phi(X) = k(X, Z) N'``, shape (n_rows, n_components), in blocks."""
         out = np.empty((X.shape[0], self.n_features))
         for rows in row_blocks(X.shape[0], self.n_features):
-            K = kernel_matrix(X[rows], self.components, self.kernel, self.params)
-            out[rows] = K @ self.normalization.T
+            out[rows] = self.landmark_kernel(X[rows]) @ self.normalization.T
         return out
 
     def landmark_weights(self, coefs):
@@ -581,9 +594,11 @@ class NystroemModel(LinearModel):
 
     def eta(self, X, coefs):
         # k(x, Z) (N' beta): the n_components-wide features are never formed.
-        return kernel_dot(
-            X, self.components, self.landmark_weights(coefs), self.kernel, self.params
-        )
+        weights = self.landmark_weights(coefs)
+        out = np.empty((X.shape[0],) + weights.shape[1:])
+        for rows in row_blocks(X.shape[0], self.n_features):
+            out[rows] = self.landmark_kernel(X[rows]) @ weights
+        return out
 
     def rows(self, X):
         return self.features(X)

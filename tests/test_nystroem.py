@@ -14,7 +14,7 @@ from sklearn.linear_model import Ridge
 from sklearn.metrics.pairwise import rbf_kernel
 from sklearn.pipeline import make_pipeline
 
-from sktangent import TangentRegressor
+from sktangent import TangentRegressor, TangentRegressorCV
 from sktangent.influence import (
     leave_one_out,
     parameter_influence,
@@ -219,12 +219,11 @@ def test_refit_drops_the_other_shape_attributes():
 
 def test_bad_n_components():
     X, y, w, Xq = problem("normal", n=50)
-    with pytest.raises(ValueError, match="needs a kernel"):
-        TangentRegressor(n_components=10).fit(X, y)
+    with pytest.warns(UserWarning, match="with kernel=None .* ignored"):
+        linear = TangentRegressor(n_components=10).fit(X, y)
+    close(linear.coef_, TangentRegressor().fit(X, y).coef_)
     with pytest.raises(ValueError, match="exceeds the number of training samples"):
         TangentRegressor(kernel="rbf", n_components=51).fit(X, y)
-    with pytest.raises(ValueError, match="precomputed"):
-        TangentRegressor(kernel="precomputed", n_components=10).fit(X @ X.T, y)
     for bad in (1.5, "10", 0, -3):
         with pytest.raises(ValueError, match="n_components"):
             TangentRegressor(kernel="rbf", n_components=bad).fit(X, y)
@@ -232,3 +231,41 @@ def test_bad_n_components():
     reg.set_params(n_components=20)
     with pytest.raises(ValueError, match="changed after fit"):
         reg.predict(Xq)
+
+
+def test_cv_tunes_a_nystroem_model_with_fixed_landmarks():
+    X, y, w, Xq = problem("normal")
+    kw = dict(kernel="rbf", gamma=GAMMA, n_components=M)
+    cv = TangentRegressorCV(alphas=np.logspace(-2, 2, 5), random_state=4, **kw)
+    cv.fit(X, y)
+    best = TangentRegressor(alpha=cv.alpha_, random_state=4, **kw).fit(X, y)
+    close(cv.predict(Xq, return_std=True)[1], best.predict(Xq, return_std=True)[1])
+    # Leave-one-out is that of the linear model on the features.
+    phi = Nystroem(kernel="rbf", gamma=GAMMA, n_components=M, random_state=4).fit(X)
+    lin = TangentRegressor(alpha=cv.alpha_).fit(phi.transform(X), y)
+    close(
+        leave_one_out(best, X, y).predictions,
+        leave_one_out(lin, phi.transform(X), y).predictions,
+    )
+    # A RandomState instance: one draw of landmarks for the whole search.
+    cv = TangentRegressorCV(random_state=np.random.RandomState(0), **kw).fit(X, y)
+    assert cv.estimator_.components_.shape == (M, 3)
+
+
+def test_precomputed_kernel_takes_the_landmark_columns():
+    X, y, w, Xq = problem("poisson")
+    kw = dict(family="poisson", n_components=M, random_state=2, tol=1e-12)
+    named = TangentRegressor(kernel="rbf", gamma=GAMMA, **kw).fit(X, y)
+    pre = TangentRegressor(kernel="precomputed", **kw)
+    pre.fit(rbf_kernel(X, gamma=GAMMA), y)
+    Kq = rbf_kernel(Xq, X, gamma=GAMMA)
+    close(pre.coef_, named.coef_)
+    # No prior term in the reduced model: return_std for any query rows.
+    pairs = zip(
+        pre.predict(Kq, return_std=True),
+        named.predict(Xq, return_std=True),
+        strict=True,
+    )
+    for a, b in pairs:
+        close(a, b)
+    close(pre.influence_score(Kq), named.influence_score(Xq))
