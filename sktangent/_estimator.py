@@ -396,9 +396,13 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
             X,
             y,
             accept_sparse=("csr", "csc"),
-            dtype=np.float64,
+            dtype=(np.float64, np.float32),
             y_numeric=True,
         )
+        # Fitted and factorised in float64 whatever the input; float32 input
+        # only decides the dtype of the outputs (see _outputs).
+        self._float32_fit = X.dtype == np.float32
+        X = X.astype(np.float64) if self._float32_fit else X
         y = check_target(y)
         n_samples = X.shape[0]
         if n_samples < 2:
@@ -450,9 +454,34 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
     def _validate_query(self, X):
         check_is_fitted(self)
         check_unchanged(self)
+        # float32 rows stay float32: the computations convert them block by
+        # block, so a float32 pool is never copied to float64 as a whole.
         return validate_data(
-            self, X, accept_sparse=("csr", "csc"), dtype=np.float64, reset=False
+            self,
+            X,
+            accept_sparse=("csr", "csc"),
+            dtype=(np.float64, np.float32),
+            reset=False,
         )
+
+    def _outputs(self, X, out):
+        """``out`` (an array or a tuple of arrays) in the dtype scikit-learn uses.
+
+        float32 when a model linear in its features was fitted on float32
+        rows and is queried with float32 rows, as
+        :class:`~sklearn.linear_model.Ridge` (and ``Nystroem`` + ``Ridge``)
+        do; float64 otherwise, and always for exact kernel models, as
+        :class:`~sklearn.kernel_ridge.KernelRidge`. The values are computed
+        in float64 either way.
+        """
+        state = self.fitted_state_
+        linear = state.kernel is None or isinstance(state.model, NystroemModel)
+        float32_fit = getattr(self, "_float32_fit", False)  # set by fit
+        if not (linear and float32_fit and X.dtype == np.float32):
+            return out
+        if isinstance(out, tuple):
+            return tuple(a.astype(np.float32) for a in out)
+        return out.astype(np.float32)
 
     # ------------------------------------------------------- public verbs
     def predict(self, X, return_std=False):
@@ -479,7 +508,7 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
             Predictive standard deviation; only with ``return_std=True``.
         """
         X = self._validate_query(X)
-        return self.fitted_state_.predict(X, return_std=return_std)
+        return self._outputs(X, self.fitted_state_.predict(X, return_std=return_std))
 
     def predict_tangent(self, X):
         """Derivative of the prediction with respect to ``s = log(alpha)``.
@@ -498,7 +527,7 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
             stronger penalty would pull the prediction down.
         """
         X = self._validate_query(X)
-        return self.fitted_state_.predict_tangent(X)
+        return self._outputs(X, self.fitted_state_.predict_tangent(X))
 
     def influence_score(self, X, y=None):
         """Influence of points on model complexity.
@@ -526,4 +555,4 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
             decides the prediction: the curiosity score for active learning.
         """
         X = self._validate_query(X)
-        return self.fitted_state_.influence_score(X, y)
+        return self._outputs(X, self.fitted_state_.influence_score(X, y))

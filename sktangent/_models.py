@@ -59,9 +59,9 @@ def kernel_diagonal(X, kernel, params):
         return np.ones(n)
     if isinstance(kernel, str) and kernel == "linear":
         return np.asarray(
-            X.multiply(X).sum(axis=1)
+            X.multiply(X).sum(axis=1, dtype=np.float64)
             if hasattr(X, "multiply")
-            else np.einsum("ij,ij->i", X, X)
+            else np.einsum("ij,ij->i", X, X, dtype=np.float64)
         ).ravel()
     # Any other kernel: its diagonal block by block, through pairwise_kernels.
     out = np.empty(n)
@@ -260,7 +260,16 @@ def dense(X):
 
 
 def _linear_eta(X, coefs):
-    """``X @ coefs`` for one or two columns of coefficients."""
+    """``X @ coefs`` for one or two columns of coefficients, in float64.
+
+    Dense float32 rows are converted block by block (numpy would convert the
+    whole of ``X`` to multiply it with float64 coefficients).
+    """
+    if not hasattr(X, "toarray") and X.dtype != np.float64:
+        out = np.empty((X.shape[0],) + coefs.shape[1:])
+        for rows in row_blocks(X.shape[0], X.shape[1]):
+            out[rows] = _linear_eta(X[rows].astype(np.float64), coefs)
+        return out
     if hasattr(X, "toarray") or coefs.ndim == 1:
         return np.asarray(safe_sparse_dot(X, coefs, dense_output=True))
     # (C' X')' streams X once with a wide, short product; X @ C with a
