@@ -3,6 +3,7 @@
 import numpy as np
 from scipy.special import expit, log_softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
@@ -14,7 +15,7 @@ from sklearn.utils.validation import (
 from ._estimator import TangentRegressor
 from ._families import get_family
 from ._implicit import check_finite_fit
-from ._models import kernel_params
+from ._models import NystroemModel, check_n_components, kernel_params
 from ._multinomial import (
     KernelFeatureModel,
     LinearFeatures,
@@ -39,9 +40,11 @@ _SHARED = (
     "degree",
     "coef0",
     "kernel_params",
+    "n_components",
     "fit_intercept",
     "max_iter",
     "tol",
+    "random_state",
 )
 
 _SHAPE_ATTRIBUTES = (
@@ -86,6 +89,17 @@ class TangentClassifier(ClassifierMixin, BaseEstimator):
 
     gamma, degree, coef0, kernel_params
         Kernel parameters, as in :class:`TangentRegressor`.
+
+    n_components : int, default=None
+        The rank of a Nyström kernel model, as in :class:`TangentRegressor`:
+        the model on the features of ``n_components`` landmarks drawn from
+        the training rows (by ``random_state``), exact for that reduced
+        model in every verb. ``dual_coef_`` then holds the weights of the
+        landmarks, which are ``X_fit_`` (and ``components_``). Ignored, with
+        a warning, when ``kernel=None``.
+
+    random_state : int, RandomState instance or None, default=None
+        Draws the Nyström landmarks (``n_components``).
 
     fit_intercept : bool, default=True
         Fit unpenalised intercepts.
@@ -158,10 +172,12 @@ class TangentClassifier(ClassifierMixin, BaseEstimator):
         degree=3,
         coef0=1,
         kernel_params=None,
+        n_components=None,
         fit_intercept=True,
         solver="auto",
         max_iter=100,
         tol=1e-6,
+        random_state=None,
     ):
         self.alpha = alpha
         self.kernel = kernel
@@ -169,10 +185,12 @@ class TangentClassifier(ClassifierMixin, BaseEstimator):
         self.degree = degree
         self.coef0 = coef0
         self.kernel_params = kernel_params
+        self.n_components = n_components
         self.fit_intercept = fit_intercept
         self.solver = solver
         self.max_iter = max_iter
         self.tol = tol
+        self.random_state = random_state
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -213,6 +231,7 @@ class TangentClassifier(ClassifierMixin, BaseEstimator):
                 "With kernel='precomputed', X must be the square kernel matrix of "
                 f"the training samples; got shape {X.shape}."
             )
+        check_n_components(self.n_components, self.kernel, X.shape[0])
         w = check_weights(sample_weight, X)
         for name in (
             "coef_",
@@ -220,6 +239,8 @@ class TangentClassifier(ClassifierMixin, BaseEstimator):
             "X_fit_",
             "coef_tangent_",
             "dual_coef_tangent_",
+            "components_",
+            "component_indices_",
         ):
             self.__dict__.pop(name, None)
         if n_classes == 2:
@@ -233,7 +254,13 @@ class TangentClassifier(ClassifierMixin, BaseEstimator):
         state, self.n_iter_ = fit_state(
             get_family("binomial"), X, y01, w, self, "fixed", self._validate_query
         )
-        if state.model.kernel is not None:
+        if isinstance(state.model, NystroemModel):
+            model = state.model
+            self.X_fit_ = self.components_ = model.components
+            self.component_indices_ = model.component_indices
+            self.dual_coef_ = model.landmark_weights(state.coef)[None, :]
+            self.dual_coef_tangent_ = model.landmark_weights(state.tangent)[None, :]
+        elif state.model.kernel is not None:
             self.X_fit_ = X
             self.dual_coef_ = state.coef[None, :]
             self.dual_coef_tangent_ = state.tangent[None, :]
@@ -245,10 +272,16 @@ class TangentClassifier(ClassifierMixin, BaseEstimator):
         self.fitted_state_ = state
 
     def _fit_multinomial(self, X, codes, w, n_classes):
+        X_fit = X
+        if self.kernel is not None and self.n_components is not None:
+            # Nyström: the same model on the landmarks' kernel features.
+            rng = check_random_state(self.random_state)
+            self.component_indices_ = rng.permutation(X.shape[0])[: self.n_components]
+            X_fit = self.components_ = X[self.component_indices_]
         if self.kernel is None:
             model = LinearFeatures(X.shape[1])
         else:
-            model = KernelFeatureModel(self.kernel, kernel_params(self), X)
+            model = KernelFeatureModel(self.kernel, kernel_params(self), X_fit)
         F = model.features(X)
         n_params = n_classes * (F.shape[1] + self.fit_intercept)
         solver = self.solver
@@ -282,7 +315,7 @@ class TangentClassifier(ClassifierMixin, BaseEstimator):
             check_query=self._validate_query,
         )
         if isinstance(model, KernelFeatureModel):
-            self.X_fit_ = X
+            self.X_fit_ = X_fit
             self.dual_coef_ = model.dual_coef(state.coef)
             self.dual_coef_tangent_ = model.dual_coef(state.tangent)
         else:

@@ -14,7 +14,7 @@ from sklearn.linear_model import Ridge
 from sklearn.metrics.pairwise import rbf_kernel
 from sklearn.pipeline import make_pipeline
 
-from sktangent import TangentRegressor, TangentRegressorCV
+from sktangent import TangentClassifier, TangentRegressor, TangentRegressorCV
 from sktangent.influence import (
     leave_one_out,
     parameter_influence,
@@ -269,3 +269,35 @@ def test_precomputed_kernel_takes_the_landmark_columns():
     for a, b in pairs:
         close(a, b)
     close(pre.influence_score(Kq), named.influence_score(Xq))
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_classifier_equals_linear_classifier_on_nystroem_features(n_classes):
+    rng = np.random.RandomState(5)
+    X = rng.normal(size=(150, 3))
+    y = np.digitize(X[:, 0] + 0.5 * np.sin(2 * X[:, 1]), [-0.4, 0.4][: n_classes - 1])
+    kw = dict(alpha=ALPHA, tol=1e-12)
+    nys = TangentClassifier(
+        kernel="rbf", gamma=GAMMA, n_components=M, random_state=1, **kw
+    ).fit(X, y)
+    phi = Nystroem(kernel="rbf", gamma=GAMMA, n_components=M, random_state=1).fit(X)
+    lin = TangentClassifier(**kw).fit(phi.transform(X), y)
+    Xq = rng.normal(size=(20, 3))
+    Fq = phi.transform(Xq)
+    close(nys.decision_function(Xq), lin.decision_function(Fq), 1e-8)
+    close(nys.predict_tangent(Xq), lin.predict_tangent(Fq), 1e-8)
+    for a, b in zip(
+        nys.predict_proba(Xq, return_std=True),
+        lin.predict_proba(Fq, return_std=True),
+        strict=True,
+    ):
+        close(a, b, 1e-8)
+    close(nys.influence_score(Xq), lin.influence_score(Fq), 1e-8)
+    np.testing.assert_array_equal(nys.X_fit_, phi.components_)
+    assert nys.dual_coef_.shape == (1 if n_classes == 2 else n_classes, M)
+    # The landmark weights give the decision function through k(x, X_fit_).
+    eta = rbf_kernel(Xq, nys.X_fit_, gamma=GAMMA) @ nys.dual_coef_.T + nys.intercept_
+    close(eta.squeeze(), nys.decision_function(Xq), 1e-8)
+    picks_a = influence_sampling(nys, Xq, n_instances=3)
+    picks_b = influence_sampling(lin, Fq, n_instances=3)
+    np.testing.assert_array_equal(picks_a[0], picks_b[0])
