@@ -217,7 +217,12 @@ class TangentClassifier(ClassifierMixin, BaseEstimator):
         self : object
             Fitted estimator.
         """
-        X, y = validate_data(self, X, y, accept_sparse=("csr", "csc"), dtype=np.float64)
+        X, y = validate_data(
+            self, X, y, accept_sparse=("csr", "csc"), dtype=(np.float64, np.float32)
+        )
+        # Fitted in float64; float32 input decides the outputs' dtype only.
+        self._float32_fit = X.dtype == np.float32
+        X = X.astype(np.float64) if self._float32_fit else X
         check_classification_targets(y)
         self.classes_, codes = np.unique(y, return_inverse=True)
         n_classes = len(self.classes_)
@@ -328,9 +333,28 @@ class TangentClassifier(ClassifierMixin, BaseEstimator):
     def _validate_query(self, X):
         check_is_fitted(self)
         check_unchanged(self)
+        # float32 rows stay float32: the states compute in float64 (the
+        # binary one converting them block by block).
         return validate_data(
-            self, X, accept_sparse=("csr", "csc"), dtype=np.float64, reset=False
+            self,
+            X,
+            accept_sparse=("csr", "csc"),
+            dtype=(np.float64, np.float32),
+            reset=False,
         )
+
+    def _outputs(self, X, out):
+        """float32 outputs where :class:`~sklearn.linear_model.LogisticRegression`
+        gives them: a model linear in its features (``kernel=None`` or
+        Nyström) fitted and queried with float32 rows (computed in float64)."""
+        linear = self.kernel is None or self.n_components is not None
+        float32_fit = getattr(self, "_float32_fit", False)  # set by fit
+        X_dtype = getattr(X, "dtype", None)
+        if not (linear and float32_fit and X_dtype == np.float32):
+            return out
+        if isinstance(out, tuple):
+            return tuple(a.astype(np.float32) for a in out)
+        return out.astype(np.float32)
 
     @property
     def _binary(self):
@@ -341,7 +365,7 @@ class TangentClassifier(ClassifierMixin, BaseEstimator):
         """The linear predictors: shape (n_samples,) for two classes (the
         log-odds of ``classes_[1]``), (n_samples, n_classes) otherwise."""
         X = self._validate_query(X)
-        return self.fitted_state_.eta(X)
+        return self._outputs(X, self.fitted_state_.eta(X))
 
     def predict_tangent(self, X):
         """``d decision_function(X) / ds`` with ``s = log(alpha)``, in the
@@ -349,8 +373,8 @@ class TangentClassifier(ClassifierMixin, BaseEstimator):
         X = self._validate_query(X)
         state = self.fitted_state_
         if self._binary:
-            return state.eta(X, tangent_only=True)
-        return state.eta(X, with_tangent=True)[1]
+            return self._outputs(X, state.eta(X, tangent_only=True))
+        return self._outputs(X, state.eta(X, with_tangent=True)[1])
 
     def predict(self, X):
         """The most probable class of every row."""
@@ -382,15 +406,16 @@ class TangentClassifier(ClassifierMixin, BaseEstimator):
         X = self._validate_query(X)
         state = self.fitted_state_
         if not self._binary:
-            return state.predict_proba(X, return_std=return_std)
+            return self._outputs(X, state.predict_proba(X, return_std=return_std))
         eta = state.eta(X)
         p1 = expit(eta)
         proba = np.column_stack([1.0 - p1, p1])
         if not return_std:
-            return proba
+            return self._outputs(X, proba)
         S = np.maximum(state.variance_scale(X), 0.0)
         sd = p1 * (1.0 - p1) * np.sqrt(S)
-        return proba, check_finite_scores(np.column_stack([sd, sd]), "std")
+        std = check_finite_scores(np.column_stack([sd, sd]), "std")
+        return self._outputs(X, (proba, std))
 
     def predict_log_proba(self, X):
         """Logarithms of :meth:`predict_proba`, computed without underflow."""
@@ -427,7 +452,6 @@ class TangentClassifier(ClassifierMixin, BaseEstimator):
             check_consistent_length(X, y)
             codes = class_codes(self.classes_, y)
         if self._binary:
-            return state.influence_score(
-                X, None if codes is None else codes.astype(float)
-            )
-        return check_finite_scores(state.influence_score(X, codes))
+            y01 = None if codes is None else codes.astype(float)
+            return self._outputs(X, state.influence_score(X, y01))
+        return self._outputs(X, check_finite_scores(state.influence_score(X, codes)))

@@ -523,7 +523,7 @@ def check_n_components(n_components, kernel, n_samples):
             "model; with kernel=None the model is linear in X and it is ignored. "
             "Pass a kernel (e.g. kernel='rbf') to use it.",
             UserWarning,
-            stacklevel=3,
+            stacklevel=4,  # the caller of fit (through its validation wrapper)
         )
         return
     if n_components > n_samples:

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from sklearn.kernel_approximation import Nystroem
 from sklearn.kernel_ridge import KernelRidge
-from sklearn.linear_model import Ridge
+from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.pipeline import make_pipeline
 
 import sktangent._models
-from sktangent import TangentRegressor
+from sktangent import TangentClassifier, TangentRegressor
 from sktangent.query import (
     expected_influence_sampling,
     influence_sampling,
@@ -129,3 +129,50 @@ def test_a_float32_pool_is_never_copied_to_float64_whole(shape, monkeypatch):
     width = model.fitted_state_.model.width + 1
     peak = peak_bytes(lambda: expected_influence_sampling(model, pool, n_instances=3))
     assert peak < 5 * pool.shape[0] * width * 8
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("fit32", [True, False])
+@pytest.mark.parametrize("query32", [True, False])
+def test_classifier_dtypes_are_logistic_regressions(n_classes, fit32, query32):
+    X, _, Xq = data("normal")
+    y = np.digitize(X[:, 0], [-0.5, 0.5][: n_classes - 1])
+    X_fit = X if fit32 else X.astype(np.float64)
+    X_query = Xq if query32 else Xq.astype(np.float64)
+    expected = LogisticRegression().fit(X_fit, y).predict_proba(X_query).dtype
+    clf = TangentClassifier().fit(X_fit, y)
+    ref = TangentClassifier().fit(X.astype(np.float64), y)
+    Xq64 = Xq.astype(np.float64)
+    proba, std = clf.predict_proba(X_query, return_std=True)
+    for name, out, out64 in [
+        (
+            "decision_function",
+            clf.decision_function(X_query),
+            ref.decision_function(Xq64),
+        ),
+        ("predict_tangent", clf.predict_tangent(X_query), ref.predict_tangent(Xq64)),
+        ("predict_proba", proba, ref.predict_proba(Xq64)),
+        ("std", std, ref.predict_proba(Xq64, return_std=True)[1]),
+        ("influence_score", clf.influence_score(X_query), ref.influence_score(Xq64)),
+    ]:
+        assert out.dtype == expected, name
+        np.testing.assert_allclose(out, out64, rtol=1e-6, atol=1e-7, err_msg=name)
+    # A kernel classifier (no scikit-learn counterpart) stays float64.
+    kernel = TangentClassifier(kernel="rbf", gamma=GAMMA).fit(X_fit, y)
+    assert kernel.predict_proba(X_query).dtype == np.float64
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_classifier_float32_pool_gives_the_float64_batches(n_classes):
+    X, _, Xq = data("normal")
+    y = np.digitize(X[:, 0], [-0.5, 0.5][: n_classes - 1])
+    clf = TangentClassifier().fit(X, y)
+    for strategy in (
+        influence_sampling,
+        variance_sampling,
+        expected_influence_sampling,
+    ):
+        a = strategy(clf, Xq, n_instances=3)
+        b = strategy(clf, Xq.astype(np.float64), n_instances=3)
+        np.testing.assert_array_equal(a[0], b[0])
+        np.testing.assert_allclose(a[1], b[1], rtol=1e-9)
