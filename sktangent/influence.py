@@ -255,7 +255,9 @@ def parameter_influence(estimator, X, y):
     Parameters
     ----------
     estimator : TangentRegressor, TangentRegressorCV, TangentClassifier or Pipeline
-        A fitted linear model (``kernel=None``).
+        A fitted linear model (``kernel=None``), or a Nyström kernel model
+        (``n_components``), whose parameters are its coefficients on the
+        Nyström features (``coef_``).
     X : {array-like, sparse matrix} of shape (n_points, n_features)
         The points :math:`z = (x, y)` whose influence is wanted, usually
         training points.

@@ -301,3 +301,15 @@ def test_classifier_equals_linear_classifier_on_nystroem_features(n_classes):
     picks_a = influence_sampling(nys, Xq, n_instances=3)
     picks_b = influence_sampling(lin, Fq, n_instances=3)
     np.testing.assert_array_equal(picks_a[0], picks_b[0])
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_lbfgs_fits_the_same_reduced_model():
+    # L-BFGS stops short of tol=1e-12 (rounding), both models alike.
+    X, y, w, Xq = problem("poisson")
+    nys, lin, phi = pair("poisson", None, True, X, y, w, solver="lbfgs", max_iter=500)
+    assert nys.fitted_state_.solver == "lbfgs"
+    close(nys.coef_, lin.coef_, 1e-6)
+    close(nys.influence_score(Xq), lin.influence_score(phi(Xq)), 1e-5)
+    std_a = nys.predict(Xq, return_std=True)[1]
+    close(std_a, lin.predict(phi(Xq), return_std=True)[1], 1e-6)
