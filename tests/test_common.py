@@ -57,6 +57,7 @@ ESTIMATORS = [
     TangentClassifier(fit_intercept=False),
     TangentClassifier(kernel="rbf"),
     TangentClassifier(solver="lbfgs"),
+    TangentClassifier(kernel="rbf", n_components=10, random_state=0),
 ]
 
 _INDEFINITE = (
