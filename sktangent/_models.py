@@ -544,8 +544,8 @@ class NystroemModel(LinearModel):
     ``random_state`` gives the same landmarks). With ``K_ZZ = V Lambda V'``
     the features are
 
-    .. math:: arphi(x) = k(x, Z)\, N^	op, \qquad
-              N = V_r \Lambda_r^{-1/2} V_r^	op,
+    .. math:: \varphi(x) = k(x, Z)\, N^\top, \qquad
+              N = V_r \Lambda_r^{-1/2} V_r^\top,
 
     ``r`` the eigenvalues above ``NYSTROEM_RCOND`` times the largest: the
     features of ``Nystroem`` (``normalization_`` is ``N``). With
