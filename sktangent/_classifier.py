@@ -3,6 +3,7 @@
 import numpy as np
 from scipy.special import expit, log_softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
@@ -14,7 +15,7 @@ from sklearn.utils.validation import (
 from ._estimator import TangentRegressor
 from ._families import get_family
 from ._implicit import check_finite_fit
-from ._models import kernel_params
+from ._models import NystroemModel, check_n_components, kernel_params
 from ._multinomial import (
     KernelFeatureModel,
     LinearFeatures,
@@ -39,6 +40,7 @@ _SHARED = (
     "degree",
     "coef0",
     "kernel_params",
+    "n_components",
     "fit_intercept",
     "max_iter",
     "tol",
@@ -89,6 +91,14 @@ class TangentClassifier(ClassifierMixin, BaseEstimator):
     gamma, degree, coef0, kernel_params
         Kernel parameters, as in :class:`TangentRegressor`.
 
+    n_components : int, default=None
+        The rank of a Nyström kernel model, as in :class:`TangentRegressor`:
+        the model on the features of ``n_components`` landmarks drawn from
+        the training rows (by ``random_state``), exact for that reduced
+        model in every verb. ``dual_coef_`` then holds the weights of the
+        landmarks, which are ``X_fit_`` (and ``components_``). Ignored, with
+        a warning, when ``kernel=None``.
+
     fit_intercept : bool, default=True
         Fit unpenalised intercepts.
 
@@ -110,7 +120,8 @@ class TangentClassifier(ClassifierMixin, BaseEstimator):
         :class:`TangentRegressor`).
 
     random_state : int, RandomState instance or None, default=None
-        The minibatch order of "sgd"; ignored by the other solvers.
+        Draws the Nyström landmarks (``n_components``) and the minibatch
+        order of "sgd"; ignored otherwise.
 
     batch_size : int or "auto", default="auto"
         Rows per minibatch of "sgd"; ignored by the other solvers.
@@ -169,6 +180,7 @@ class TangentClassifier(ClassifierMixin, BaseEstimator):
         degree=3,
         coef0=1,
         kernel_params=None,
+        n_components=None,
         fit_intercept=True,
         solver="auto",
         max_iter=100,
@@ -182,6 +194,7 @@ class TangentClassifier(ClassifierMixin, BaseEstimator):
         self.degree = degree
         self.coef0 = coef0
         self.kernel_params = kernel_params
+        self.n_components = n_components
         self.fit_intercept = fit_intercept
         self.solver = solver
         self.max_iter = max_iter
@@ -214,7 +227,12 @@ class TangentClassifier(ClassifierMixin, BaseEstimator):
         self : object
             Fitted estimator.
         """
-        X, y = validate_data(self, X, y, accept_sparse=("csr", "csc"), dtype=np.float64)
+        X, y = validate_data(
+            self, X, y, accept_sparse=("csr", "csc"), dtype=(np.float64, np.float32)
+        )
+        # Fitted in float64; float32 input decides the outputs' dtype only.
+        self._float32_fit = X.dtype == np.float32
+        X = X.astype(np.float64) if self._float32_fit else X
         check_classification_targets(y)
         self.classes_, codes = np.unique(y, return_inverse=True)
         n_classes = len(self.classes_)
@@ -228,6 +246,7 @@ class TangentClassifier(ClassifierMixin, BaseEstimator):
                 "With kernel='precomputed', X must be the square kernel matrix of "
                 f"the training samples; got shape {X.shape}."
             )
+        check_n_components(self.n_components, self.kernel, X.shape[0])
         w = check_weights(sample_weight, X)
         for name in (
             "coef_",
@@ -235,6 +254,8 @@ class TangentClassifier(ClassifierMixin, BaseEstimator):
             "X_fit_",
             "coef_tangent_",
             "dual_coef_tangent_",
+            "components_",
+            "component_indices_",
         ):
             self.__dict__.pop(name, None)
         if n_classes > 2 and self.solver == "sgd":
@@ -254,7 +275,13 @@ class TangentClassifier(ClassifierMixin, BaseEstimator):
         state, self.n_iter_ = fit_state(
             get_family("binomial"), X, y01, w, self, "fixed", self._validate_query
         )
-        if state.model.kernel is not None:
+        if isinstance(state.model, NystroemModel):
+            model = state.model
+            self.X_fit_ = self.components_ = model.components
+            self.component_indices_ = model.component_indices
+            self.dual_coef_ = model.landmark_weights(state.coef)[None, :]
+            self.dual_coef_tangent_ = model.landmark_weights(state.tangent)[None, :]
+        elif state.model.kernel is not None:
             self.X_fit_ = X
             self.dual_coef_ = state.coef[None, :]
             self.dual_coef_tangent_ = state.tangent[None, :]
@@ -266,10 +293,16 @@ class TangentClassifier(ClassifierMixin, BaseEstimator):
         self.fitted_state_ = state
 
     def _fit_multinomial(self, X, codes, w, n_classes):
+        X_fit = X
+        if self.kernel is not None and self.n_components is not None:
+            # Nyström: the same model on the landmarks' kernel features.
+            rng = check_random_state(self.random_state)
+            self.component_indices_ = rng.permutation(X.shape[0])[: self.n_components]
+            X_fit = self.components_ = X[self.component_indices_]
         if self.kernel is None:
             model = LinearFeatures(X.shape[1])
         else:
-            model = KernelFeatureModel(self.kernel, kernel_params(self), X)
+            model = KernelFeatureModel(self.kernel, kernel_params(self), X_fit)
         F = model.features(X)
         n_params = n_classes * (F.shape[1] + self.fit_intercept)
         solver = self.solver
@@ -303,7 +336,7 @@ class TangentClassifier(ClassifierMixin, BaseEstimator):
             check_query=self._validate_query,
         )
         if isinstance(model, KernelFeatureModel):
-            self.X_fit_ = X
+            self.X_fit_ = X_fit
             self.dual_coef_ = model.dual_coef(state.coef)
             self.dual_coef_tangent_ = model.dual_coef(state.tangent)
         else:
@@ -316,9 +349,28 @@ class TangentClassifier(ClassifierMixin, BaseEstimator):
     def _validate_query(self, X):
         check_is_fitted(self)
         check_unchanged(self)
+        # float32 rows stay float32: the states compute in float64 (the
+        # binary one converting them block by block).
         return validate_data(
-            self, X, accept_sparse=("csr", "csc"), dtype=np.float64, reset=False
+            self,
+            X,
+            accept_sparse=("csr", "csc"),
+            dtype=(np.float64, np.float32),
+            reset=False,
         )
+
+    def _outputs(self, X, out):
+        """float32 outputs where :class:`~sklearn.linear_model.LogisticRegression`
+        gives them: a model linear in its features (``kernel=None`` or
+        Nyström) fitted and queried with float32 rows (computed in float64)."""
+        linear = self.kernel is None or self.n_components is not None
+        float32_fit = getattr(self, "_float32_fit", False)  # set by fit
+        X_dtype = getattr(X, "dtype", None)
+        if not (linear and float32_fit and X_dtype == np.float32):
+            return out
+        if isinstance(out, tuple):
+            return tuple(a.astype(np.float32) for a in out)
+        return out.astype(np.float32)
 
     @property
     def _binary(self):
@@ -329,7 +381,7 @@ class TangentClassifier(ClassifierMixin, BaseEstimator):
         """The linear predictors: shape (n_samples,) for two classes (the
         log-odds of ``classes_[1]``), (n_samples, n_classes) otherwise."""
         X = self._validate_query(X)
-        return self.fitted_state_.eta(X)
+        return self._outputs(X, self.fitted_state_.eta(X))
 
     def predict_tangent(self, X):
         """``d decision_function(X) / ds`` with ``s = log(alpha)``, in the
@@ -337,8 +389,8 @@ class TangentClassifier(ClassifierMixin, BaseEstimator):
         X = self._validate_query(X)
         state = self.fitted_state_
         if self._binary:
-            return state.eta(X, tangent_only=True)
-        return state.eta(X, with_tangent=True)[1]
+            return self._outputs(X, state.eta(X, tangent_only=True))
+        return self._outputs(X, state.eta(X, with_tangent=True)[1])
 
     def predict(self, X):
         """The most probable class of every row."""
@@ -370,15 +422,16 @@ class TangentClassifier(ClassifierMixin, BaseEstimator):
         X = self._validate_query(X)
         state = self.fitted_state_
         if not self._binary:
-            return state.predict_proba(X, return_std=return_std)
+            return self._outputs(X, state.predict_proba(X, return_std=return_std))
         eta = state.eta(X)
         p1 = expit(eta)
         proba = np.column_stack([1.0 - p1, p1])
         if not return_std:
-            return proba
+            return self._outputs(X, proba)
         S = np.maximum(state.variance_scale(X), 0.0)
         sd = p1 * (1.0 - p1) * np.sqrt(S)
-        return proba, check_finite_scores(np.column_stack([sd, sd]), "std")
+        std = check_finite_scores(np.column_stack([sd, sd]), "std")
+        return self._outputs(X, (proba, std))
 
     def predict_log_proba(self, X):
         """Logarithms of :meth:`predict_proba`, computed without underflow."""
@@ -415,7 +468,6 @@ class TangentClassifier(ClassifierMixin, BaseEstimator):
             check_consistent_length(X, y)
             codes = class_codes(self.classes_, y)
         if self._binary:
-            return state.influence_score(
-                X, None if codes is None else codes.astype(float)
-            )
-        return check_finite_scores(state.influence_score(X, codes))
+            y01 = None if codes is None else codes.astype(float)
+            return self._outputs(X, state.influence_score(X, y01))
+        return self._outputs(X, check_finite_scores(state.influence_score(X, codes)))

@@ -1,10 +1,11 @@
 """TangentRegressorCV: alpha chosen by leave-one-out through the tangent."""
 
 import warnings
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import (
     check_is_fitted,
@@ -59,6 +60,9 @@ class TangentRegressorCV(RegressorMixin, BaseEstimator):
         supported (the leave-one-out derivative needs :math:`k(x, x)`).
         ``dispersion`` (default ``"auto"``) only affects the uncertainty of
         the chosen model, not the choice of alpha.
+    n_components, random_state
+        As in :class:`TangentRegressor`: a Nyström kernel model of rank
+        ``n_components``, with the same landmarks at every alpha.
     fit_intercept, solver, max_iter, tol
         As in :class:`TangentRegressor`; ``solver="lbfgs"`` and ``"sgd"``
         are not supported (leave-one-out needs the factorised Hessian).
@@ -129,8 +133,7 @@ class TangentRegressorCV(RegressorMixin, BaseEstimator):
         "xtol": [Interval(Real, 0, None, closed="neither")],
     }
     _parameter_constraints.pop("alpha")
-    # Only solver="sgd" reads these, and leave-one-out needs a factorisation.
-    _parameter_constraints.pop("random_state")
+    # Only solver="sgd" reads it, and leave-one-out needs a factorisation.
     _parameter_constraints.pop("batch_size")
 
     def __init__(
@@ -147,10 +150,12 @@ class TangentRegressorCV(RegressorMixin, BaseEstimator):
         degree=3,
         coef0=1,
         kernel_params=None,
+        n_components=None,
         fit_intercept=True,
         solver="auto",
         max_iter=100,
         tol=1e-6,
+        random_state=None,
     ):
         self.alphas = alphas
         self.refine = refine
@@ -163,10 +168,12 @@ class TangentRegressorCV(RegressorMixin, BaseEstimator):
         self.degree = degree
         self.coef0 = coef0
         self.kernel_params = kernel_params
+        self.n_components = n_components
         self.fit_intercept = fit_intercept
         self.solver = solver
         self.max_iter = max_iter
         self.tol = tol
+        self.random_state = random_state
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -235,8 +242,14 @@ class TangentRegressorCV(RegressorMixin, BaseEstimator):
         ):
             path = RidgePath(X, y, w, self.fit_intercept)
 
+        # One draw of the Nyström landmarks for every alpha, even when
+        # random_state is a RandomState instance (or None).
+        seed = self.random_state
+        if self.n_components is not None and not isinstance(seed, Integral):
+            seed = check_random_state(seed).randint(np.iinfo(np.int32).max)
+
         def fitted(s):
-            model = self._model(alpha=float(np.exp(s)))
+            model = self._model(alpha=float(np.exp(s))).set_params(random_state=seed)
             with warnings.catch_warnings():
                 # Warned once above, not once per alpha.
                 warnings.filterwarnings("ignore", message="power=")

@@ -13,6 +13,7 @@ from sklearn.utils.validation import (
 
 from . import _dask, _dask_fit
 from ._families import get_family, has_positive_targets
+from ._models import NystroemModel, check_n_components
 from ._state import fit_state
 from ._validation import (
     check_target,
@@ -22,6 +23,17 @@ from ._validation import (
 )
 
 _KERNELS = set(PAIRWISE_KERNEL_FUNCTIONS) | {"precomputed"}
+# Fitted attributes of one model shape that a refit in another must not keep.
+_SHAPE_ATTRIBUTES = (
+    "coef_",
+    "coef_tangent_",
+    "dual_coef_",
+    "dual_coef_tangent_",
+    "X_fit_",
+    "components_",
+    "component_indices_",
+    "normalization_",
+)
 
 
 class TangentRegressor(RegressorMixin, BaseEstimator):
@@ -112,6 +124,24 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
     kernel_params : dict, default=None
         Additional parameters of a callable kernel.
 
+    n_components : int, default=None
+        The rank of a Nyström kernel model (kernel models only). ``None``
+        fits the exact kernel model, whose dual system is ``n_samples``
+        wide. An integer ``m`` fits the linear model on the Nyström features
+        :math:`\varphi(x) = k(x, Z) N^\top` of ``m`` landmarks :math:`Z`
+        drawn from the training rows (by ``random_state``), with
+        :math:`N = K_{ZZ}^{-1/2}` over the eigenvalues of :math:`K_{ZZ}`
+        above ``1e-12`` times the largest: the features of
+        :class:`sklearn.kernel_approximation.Nystroem`, so the coefficients
+        are those of ``make_pipeline(Nystroem(...), Ridge(alpha))`` for the
+        normal family. Fitting costs :math:`O(n m^2)` time and :math:`O(n m)`
+        memory instead of :math:`O(n^3)` and :math:`O(n^2)`. The tangent,
+        ``return_std``, :meth:`influence_score`, the influence functions and
+        the query strategies are exact for this reduced model (they describe
+        it, not the full kernel model it approximates); ``n_components =
+        n_samples`` is the exact kernel model. At most ``n_samples``; ignored,
+        with a warning, when ``kernel=None``.
+
     fit_intercept : bool, default=True
         Whether to fit an unpenalised intercept ``b``. For kernel models this
         adds the constraint :math:`\sum_j c_j = 0` (a bordered system).
@@ -162,8 +192,11 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         exact optimum, so its accuracy follows ``tol``.
 
     random_state : int, RandomState instance or None, default=None
-        The order in which "sgd" draws its minibatches; pass an int for
-        reproducible fits. Other solvers ignore it.
+        Draws the Nyström landmarks (``n_components``; the same value gives
+        the landmarks of ``Nystroem(random_state=...)`` on the same rows) and
+        the order in which "sgd" draws its minibatches. Pass an int for
+        reproducible fits; the exact kernel and linear models with the other
+        solvers ignore it.
 
     batch_size : int or "auto", default="auto"
         Rows per minibatch of "sgd" (ignored by the other solvers).
@@ -178,11 +211,29 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         Intercept :math:`b` (0.0 when ``fit_intercept=False``).
 
     dual_coef_ : ndarray of shape (n_samples,)
-        Dual coefficients :math:`c` of the kernel model.
+        Dual coefficients :math:`c` of the kernel model; with
+        ``n_components`` the weights of the landmarks, shape
+        (n_components,): :math:`c = N^\top \beta`, so that
+        ``predict`` is ``k(X, X_fit_) @ dual_coef_ + intercept_`` in both
+        cases (normal family).
 
     X_fit_ : {ndarray, sparse matrix} of shape (n_samples, n_features)
         Training data of the kernel model, needed for prediction (the kernel
-        matrix itself when ``kernel="precomputed"``).
+        matrix itself when ``kernel="precomputed"``); with ``n_components``
+        the landmarks, shape (n_components, n_features).
+
+    components_ : {ndarray, sparse matrix} of shape (n_components, n_features)
+        The Nyström landmarks (only with ``n_components``), as in
+        :class:`~sklearn.kernel_approximation.Nystroem`; also the
+        coefficients ``coef_`` (shape (n_components,)) and ``coef_tangent_``
+        are then set, on the features :math:`\varphi(x)`.
+
+    component_indices_ : ndarray of shape (n_components,)
+        The training rows that are the landmarks (only with ``n_components``).
+
+    normalization_ : ndarray of shape (n_components, n_components)
+        :math:`N`, so that the features are ``k(X, components_) @
+        normalization_.T`` (only with ``n_components``).
 
     coef_tangent_ : ndarray of shape (n_features,)
         :math:`d\beta / ds` with :math:`s = \log\alpha` (linear model).
@@ -294,6 +345,7 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         "degree": [Interval(Real, 0, None, closed="left")],
         "coef0": [Interval(Real, None, None, closed="neither")],
         "kernel_params": [dict, None],
+        "n_components": [Interval(Integral, 1, None, closed="left"), None],
         "fit_intercept": ["boolean"],
         "solver": [StrOptions({"auto", "cholesky", "newton-cholesky", "lbfgs", "sgd"})],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -317,6 +369,7 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         degree=3,
         coef0=1,
         kernel_params=None,
+        n_components=None,
         fit_intercept=True,
         solver="auto",
         max_iter=100,
@@ -333,6 +386,7 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         self.degree = degree
         self.coef0 = coef0
         self.kernel_params = kernel_params
+        self.n_components = n_components
         self.fit_intercept = fit_intercept
         self.solver = solver
         self.max_iter = max_iter
@@ -374,9 +428,13 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
             X,
             y,
             accept_sparse=("csr", "csc"),
-            dtype=np.float64,
+            dtype=(np.float64, np.float32),
             y_numeric=True,
         )
+        # Fitted and factorised in float64 whatever the input; float32 input
+        # only decides the dtype of the outputs (see _outputs).
+        self._float32_fit = X.dtype == np.float32
+        X = X.astype(np.float64) if self._float32_fit else X
         y = check_target(y)
         n_samples = X.shape[0]
         if n_samples < 2:
@@ -389,13 +447,24 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
                 "With kernel='precomputed', X must be the square kernel matrix of "
                 f"the training samples; got shape {X.shape}."
             )
+        check_n_components(self.n_components, self.kernel, n_samples)
         w = check_weights(sample_weight, X)
         family = get_family(self.family, self.power, warn=True)
         family.check_y(y)
         state, n_iter = fit_state(
             family, X, y, w, self, self.dispersion, check_query=self._validate_query
         )
-        if state.model.kernel is not None:
+        for name in _SHAPE_ATTRIBUTES:  # none left from an earlier fit
+            self.__dict__.pop(name, None)
+        if isinstance(state.model, NystroemModel):
+            model = state.model
+            self.coef_, self.coef_tangent_ = state.coef, state.tangent
+            self.X_fit_ = self.components_ = model.components
+            self.component_indices_ = model.component_indices
+            self.normalization_ = model.normalization
+            self.dual_coef_ = model.landmark_weights(state.coef)
+            self.dual_coef_tangent_ = model.landmark_weights(state.tangent)
+        elif state.model.kernel is not None:
             self.X_fit_ = X
             self.dual_coef_, self.dual_coef_tangent_ = state.coef, state.tangent
         else:
@@ -417,9 +486,34 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
     def _validate_query(self, X):
         check_is_fitted(self)
         check_unchanged(self)
+        # float32 rows stay float32: the computations convert them block by
+        # block, so a float32 pool is never copied to float64 as a whole.
         return validate_data(
-            self, X, accept_sparse=("csr", "csc"), dtype=np.float64, reset=False
+            self,
+            X,
+            accept_sparse=("csr", "csc"),
+            dtype=(np.float64, np.float32),
+            reset=False,
         )
+
+    def _outputs(self, X, out):
+        """``out`` (an array or a tuple of arrays) in the dtype scikit-learn uses.
+
+        float32 when a model linear in its features was fitted on float32
+        rows and is queried with float32 rows, as
+        :class:`~sklearn.linear_model.Ridge` (and ``Nystroem`` + ``Ridge``)
+        do; float64 otherwise, and always for exact kernel models, as
+        :class:`~sklearn.kernel_ridge.KernelRidge`. The values are computed
+        in float64 either way.
+        """
+        state = self.fitted_state_
+        linear = state.kernel is None or isinstance(state.model, NystroemModel)
+        float32_fit = getattr(self, "_float32_fit", False)  # set by fit
+        if not (linear and float32_fit and X.dtype == np.float32):
+            return out
+        if isinstance(out, tuple):
+            return tuple(a.astype(np.float32) for a in out)
+        return out.astype(np.float32)
 
     # ------------------------------------------------------- public verbs
     def predict(self, X, return_std=False):
@@ -448,7 +542,7 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         if _dask.is_dask(X):
             return _dask.predict(self, X, return_std=return_std)
         X = self._validate_query(X)
-        return self.fitted_state_.predict(X, return_std=return_std)
+        return self._outputs(X, self.fitted_state_.predict(X, return_std=return_std))
 
     def predict_tangent(self, X):
         """Derivative of the prediction with respect to ``s = log(alpha)``.
@@ -469,7 +563,7 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         if _dask.is_dask(X):
             return _dask.predict_tangent(self, X)
         X = self._validate_query(X)
-        return self.fitted_state_.predict_tangent(X)
+        return self._outputs(X, self.fitted_state_.predict_tangent(X))
 
     def influence_score(self, X, y=None):
         """Influence of points on model complexity.
@@ -499,4 +593,4 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         if _dask.is_dask(X):
             return _dask.influence_score(self, X, y)
         X = self._validate_query(X)
-        return self.fitted_state_.influence_score(X, y)
+        return self._outputs(X, self.fitted_state_.influence_score(X, y))

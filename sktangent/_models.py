@@ -8,8 +8,12 @@ chunks, so that no ``n_query x n_train`` kernel block larger than a few tens
 of megabytes is ever held in memory.
 """
 
+import warnings
+
 import numpy as np
+from scipy import linalg
 from sklearn.metrics.pairwise import pairwise_kernels
+from sklearn.utils import check_random_state
 from sklearn.utils.extmath import safe_sparse_dot
 
 # Elements of one kernel block (float64): 2**22 is 32 MiB.
@@ -55,9 +59,9 @@ def kernel_diagonal(X, kernel, params):
         return np.ones(n)
     if isinstance(kernel, str) and kernel == "linear":
         return np.asarray(
-            X.multiply(X).sum(axis=1)
+            X.multiply(X).sum(axis=1, dtype=np.float64)
             if hasattr(X, "multiply")
-            else np.einsum("ij,ij->i", X, X)
+            else np.einsum("ij,ij->i", X, X, dtype=np.float64)
         ).ravel()
     # Any other kernel: its diagonal block by block, through pairwise_kernels.
     out = np.empty(n)
@@ -256,7 +260,16 @@ def dense(X):
 
 
 def _linear_eta(X, coefs):
-    """``X @ coefs`` for one or two columns of coefficients."""
+    """``X @ coefs`` for one or two columns of coefficients, in float64.
+
+    Dense float32 rows are converted block by block (numpy would convert the
+    whole of ``X`` to multiply it with float64 coefficients).
+    """
+    if not hasattr(X, "toarray") and X.dtype != np.float64:
+        out = np.empty((X.shape[0],) + coefs.shape[1:])
+        for rows in row_blocks(X.shape[0], X.shape[1]):
+            out[rows] = _linear_eta(X[rows].astype(np.float64), coefs)
+        return out
     if hasattr(X, "toarray") or coefs.ndim == 1:
         return np.asarray(safe_sparse_dot(X, coefs, dense_output=True))
     # (C' X')' streams X once with a wide, short product; X @ C with a
@@ -489,9 +502,134 @@ class LinearDualModel(CentredLinearKernel):
         return np.column_stack([coef, intercepts])
 
 
-def make_model(shape, X, w, fit_intercept, kernel=None, params=None):
-    """The model of ``shape`` (``"primal"``, ``"linear-dual"`` or ``"kernel"``)
-    for the training rows ``X`` and weights ``w``."""
+#: Eigenvalues of the landmarks' kernel matrix below this fraction of the
+#: largest are dropped from the Nyström features (their directions are
+#: rounding noise; scikit-learn's ``Nystroem`` clips them at 1e-12 instead).
+NYSTROEM_RCOND = 1e-12
+
+
+def check_n_components(n_components, kernel, n_samples):
+    """Raise unless ``n_components`` is a usable Nyström rank for this fit.
+
+    With ``kernel=None`` it is ignored, with a UserWarning, as ``power`` is
+    with a family other than Tweedie (and as scikit-learn's estimator checks,
+    which set ``n_components=1`` on any estimator that has it, require).
+    """
+    if n_components is None:
+        return
+    if kernel is None:
+        warnings.warn(
+            f"n_components={n_components!r} is the rank of a Nyström kernel "
+            "model; with kernel=None the model is linear in X and it is ignored. "
+            "Pass a kernel (e.g. kernel='rbf') to use it.",
+            UserWarning,
+            stacklevel=4,  # the caller of fit (through its validation wrapper)
+        )
+        return
+    if n_components > n_samples:
+        raise ValueError(
+            f"n_components={n_components} exceeds the number of training samples "
+            f"({n_samples}): the Nyström landmarks are training rows. Pass at most "
+            f"{n_samples} (n_components=n_samples reproduces the exact kernel "
+            "model), or n_components=None."
+        )
+
+
+class NystroemModel(LinearModel):
+    r"""A kernel model of reduced rank: the linear model on Nyström features.
+
+    ``m = n_components`` landmarks ``Z`` are training rows drawn without
+    replacement (the first ``m`` of a random permutation, as
+    :class:`sklearn.kernel_approximation.Nystroem` draws them, so the same
+    ``random_state`` gives the same landmarks). With ``K_ZZ = V Lambda V'``
+    the features are
+
+    .. math:: \varphi(x) = k(x, Z)\, N^\top, \qquad
+              N = V_r \Lambda_r^{-1/2} V_r^\top,
+
+    ``r`` the eigenvalues above ``NYSTROEM_RCOND`` times the largest: the
+    features of ``Nystroem`` (``normalization_`` is ``N``). With
+    ``kernel="precomputed"`` the rows are kernel values against the training
+    points, and ``k(x, Z)`` are their landmark columns. The model is
+    ``eta = phi(x)' beta + b`` with penalty ``||beta||^2``, everything the
+    primal linear model does applied to ``phi``: it is exact for this reduced
+    model, and with ``m = n`` it is the kernel model itself (``phi(x)' beta
+    = k(x, X) c`` with ``c = N' beta``, ``c' K c = ||beta||^2``).
+    """
+
+    # No prior term: the reduced model's S is a quadratic form in phi(x),
+    # which a precomputed kernel gives for any query rows.
+    precomputed = False
+
+    def __init__(self, kernel, params, X, n_components, random_state=None):
+        check_n_components(n_components, kernel, X.shape[0])
+        self.kernel = kernel
+        self.params = params
+        rng = check_random_state(random_state)
+        self.component_indices = rng.permutation(X.shape[0])[:n_components]
+        self.components = X[self.component_indices]
+        lam, V = linalg.eigh(self.landmark_kernel(self.components))
+        keep = lam > NYSTROEM_RCOND * max(lam[-1], 0.0)
+        if not np.any(keep):
+            raise ValueError(
+                "The kernel matrix of the Nyström landmarks is zero: the kernel "
+                "cannot tell the points apart. Check the kernel parameters."
+            )
+        V = V[:, keep]
+        self.normalization = (V / np.sqrt(lam[keep])) @ V.T
+        self.rank = int(np.sum(keep))
+        super().__init__(n_components)
+
+    def landmark_kernel(self, X):
+        """``k(X, Z)``, dense (n_rows, n_components)."""
+        if isinstance(self.kernel, str) and self.kernel == "precomputed":
+            return dense(X[:, self.component_indices])
+        return kernel_matrix(X, self.components, self.kernel, self.params)
+
+    def features(self, X):
+        """``phi(X) = k(X, Z) N'``, shape (n_rows, n_components), in blocks."""
+        out = np.empty((X.shape[0], self.n_features))
+        for rows in row_blocks(X.shape[0], self.n_features):
+            out[rows] = self.landmark_kernel(X[rows]) @ self.normalization.T
+        return out
+
+    def landmark_weights(self, coefs):
+        """``N' beta``: coefficients on ``k(x, Z)`` (``eta = k(x, Z) c + b``)."""
+        return self.normalization.T @ coefs
+
+    def design(self, X):
+        """The Nyström features of the training rows."""
+        return self.features(X)
+
+    def eta(self, X, coefs):
+        # k(x, Z) (N' beta): the n_components-wide features are never formed.
+        weights = self.landmark_weights(coefs)
+        out = np.empty((X.shape[0],) + weights.shape[1:])
+        for rows in row_blocks(X.shape[0], self.n_features):
+            out[rows] = self.landmark_kernel(X[rows]) @ weights
+        return out
+
+    def rows(self, X):
+        return self.features(X)
+
+    def optimality(self, X, g, coef, alpha):
+        return LinearModel.optimality(self, self.features(X), g, coef, alpha)
+
+
+def make_model(
+    shape,
+    X,
+    w,
+    fit_intercept,
+    kernel=None,
+    params=None,
+    n_components=None,
+    random_state=None,
+):
+    """The model of ``shape`` (``"primal"``, ``"linear-dual"``, ``"kernel"`` or
+    ``"nystroem"``) for the training rows ``X`` and weights ``w``."""
+    if shape == "nystroem":
+        return NystroemModel(kernel, params or {}, X, n_components, random_state)
     if shape == "kernel":
         return KernelModel(kernel, params or {}, X)
     if shape == "linear-dual":

@@ -57,12 +57,16 @@ def fit_state(family, X, y, w, params, dispersion_rule, check_query):
     solve, and take the tangent with the Hessian the solver left.
     """
     kernel = params.kernel
+    # A Nyström kernel model is a linear model on n_components features: its
+    # solver is chosen as for one.
+    n_components = getattr(params, "n_components", None)
+    nystroem = kernel is not None and n_components is not None
     solver, shape = choose_solver(
         params.solver,
         family,
-        kernel,
+        None if nystroem else kernel,
         X.shape[0],
-        X.shape[1],
+        n_components if nystroem else X.shape[1],
         params.fit_intercept,
         {
             "max_iter": params.max_iter,
@@ -72,12 +76,14 @@ def fit_state(family, X, y, w, params, dispersion_rule, check_query):
         },
     )
     model = make_model(
-        shape,
+        "nystroem" if nystroem else shape,
         X,
         w,
         params.fit_intercept,
         kernel,
         kernel_params(params) if kernel is not None else None,
+        n_components=n_components,
+        random_state=getattr(params, "random_state", None),
     )
     alpha = float(params.alpha)
     objective = Objective(
@@ -133,7 +139,7 @@ class FittedState(Dispersion):
     family : Family
         The distribution and its link (``ℓ``, ``ℓ'``, ``ℓ''``, the inverse
         link, the variance).
-    model : LinearModel, LinearDualModel or KernelModel
+    model : LinearModel, LinearDualModel, KernelModel or NystroemModel
         The model shape (:mod:`sktangent._models`): how coefficients make
         the linear predictor, and the rows and prior term of ``S``.
     hessian : Hessian

@@ -20,6 +20,7 @@ MODEL_PARAMS = (
     "degree",
     "coef0",
     "kernel_params",
+    "n_components",
     "fit_intercept",
     "dispersion",
 )

@@ -64,7 +64,7 @@ from ._covariance import covariance_scale, dense
 from ._estimator import TangentRegressor
 from ._loo import leave_one_out as _leave_one_out
 from ._loo import loo_shift
-from ._models import row_blocks
+from ._models import NystroemModel, row_blocks
 from ._multinomial import MultinomialState, one_hot
 from ._strategy import unwrap
 from ._validation import (
@@ -255,7 +255,9 @@ def parameter_influence(estimator, X, y):
     Parameters
     ----------
     estimator : TangentRegressor, TangentRegressorCV, TangentClassifier or Pipeline
-        A fitted linear model (``kernel=None``).
+        A fitted linear model (``kernel=None``), or a Nyström kernel model
+        (``n_components``), whose parameters are its coefficients on the
+        Nyström features (``coef_``).
     X : {array-like, sparse matrix} of shape (n_points, n_features)
         The points :math:`z = (x, y)` whose influence is wanted, usually
         training points.
@@ -299,7 +301,8 @@ def parameter_influence(estimator, X, y):
     (40, 4)
     """
     state, prep, encode = _check_estimator(estimator)
-    if state.model.kernel is not None:
+    # A Nyström model's parameters are its coefficients on the features.
+    if state.model.kernel is not None and not isinstance(state.model, NystroemModel):
         raise ValueError(
             "A kernel model has no finite parameter vector to differentiate: "
             "use prediction_influence(estimator, X, y, X_test) for the "
