@@ -264,6 +264,27 @@ class PrimalHessian(Hessian):
         self._trace = None
         self.offset = 1.0 / self.d_sum if fit_intercept else 0.0
 
+    @classmethod
+    def from_factor(cls, L, alpha, fit_intercept, x_mean, d_sum, constant):
+        """The Hessian of an already factorised centred block ``A = L L'``.
+
+        For the online updates (:mod:`sktangent._online`), which grow ``L``
+        by rank-k updates instead of forming ``X~' D X~`` again.
+        """
+        self = cls.__new__(cls)
+        self.alpha = alpha
+        self.fit_intercept = fit_intercept
+        self.n_features = L.shape[0]
+        self.n_params = self.n_features + bool(fit_intercept)
+        self.d_sum = float(d_sum)
+        self.x_mean = x_mean
+        self.constant = constant
+        self.L = L
+        self._Linv = None
+        self._trace = None
+        self.offset = 1.0 / self.d_sum if fit_intercept else 0.0
+        return self
+
     def _gram(self, X, d, work, exact_centering):
         """``Xc' D Xc`` without densifying a sparse ``X``."""
         if hasattr(X, "toarray"):
@@ -418,6 +439,33 @@ class DualHessian(Hessian):
                     "identified. Check sample_weight."
                 )
         self._trace = None
+
+    @classmethod
+    def from_factor(cls, L, sqrt_d, alpha, fit_intercept, trace=None):
+        """The bordered system of an already factorised ``A = L L'``.
+
+        For the online updates (:mod:`sktangent._online`), which grow ``L`` by
+        a block instead of factorising the kernel system again; ``trace`` is
+        ``trace(A^-1)`` when the update carried it.
+        """
+        self = cls.__new__(cls)
+        self.alpha = alpha
+        self.fit_intercept = fit_intercept
+        self.n = L.shape[0]
+        self.n_params = self.n + bool(fit_intercept)
+        self.sqrt_d = sqrt_d
+        self.L = L
+        self.s = 1.0
+        if fit_intercept:
+            self.u = self._solve_A(sqrt_d)
+            self.s = float(sqrt_d @ self.u)
+            if not self.s > 0:
+                raise ValueError(
+                    "All curvature weights are zero: the intercept is not "
+                    "identified. Check sample_weight."
+                )
+        self._trace = trace
+        return self
 
     def _solve_A(self, r):
         return linalg.cho_solve((self.L, True), r, check_finite=False)
