@@ -44,6 +44,7 @@ from ._implicit import (
     factorise,
 )
 from ._models import KernelModel, LinearDualModel, dense, kernel_matrix
+from ._multinomial import KernelFeatureModel
 from ._objective import Objective
 from ._solvers import FitResult, choose_solver, finish
 from ._state import FittedState, fit_state
@@ -393,3 +394,23 @@ def update_dual(state, rows, X, y, w):
     return _build(
         state, new_model, new, rows, coef, intercept, eta, (tangent, intercept_tangent)
     )
+
+
+def multinomial_start(state, model):
+    """The previous multinomial optimum in the features of ``model`` (the
+    model of the grown rows), laid out as ``theta``.
+
+    A kernel model's features change with its training rows: the previous
+    function, with dual coefficients ``c`` (zero at the new rows), has the
+    coefficients ``beta = Lambda^(1/2) V' c`` in the new features
+    ``phi = k(x, X) V Lambda^(-1/2)``.
+    """
+    B = np.asarray(state.coef, dtype=float)
+    if isinstance(state.model, KernelFeatureModel):
+        C = state.model.dual_coef(B)
+        C = np.hstack([C, np.zeros((C.shape[0], model.width - C.shape[1]))])
+        proj = model.projection
+        B = C @ (proj / np.sum(proj**2, axis=0))
+    if not state.fit_intercept:
+        return B.ravel()
+    return np.column_stack([B, state.intercept]).ravel()
