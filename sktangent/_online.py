@@ -232,10 +232,17 @@ def _build(state, model, hess, rows, coef, intercept, eta, tangent_rows):
     )
 
 
-def _check_conditioning(L, what):
-    """Refuse a grown factor as ``factorise`` refuses a new one."""
+def _check_conditioning(L, alpha, what):
+    """Refuse a grown factor as ``factorise`` refuses a new one.
+
+    ``A = L L'`` is ``alpha I`` plus a positive semi-definite matrix, so its
+    smallest eigenvalue is at least ``alpha`` and its largest at most
+    ``trace(A) = |L|_F^2``: when ``alpha / trace(A)`` already clears the
+    threshold, the ``O(n^2)`` trace certifies the condition number and the
+    norm estimate of ``factorise`` (several products with ``A``) is skipped.
+    """
     n = L.shape[0]
-    if n == 0:
+    if n == 0 or alpha / float(np.einsum("ij,ij->", L, L)) >= RCOND_MIN:
         return
 
     def product(v):
@@ -313,7 +320,7 @@ def update_primal(state, rows, X, y, w):
         x_mean = np.zeros(Xk.shape[1])
     L = rank_update(hess.L, V)
     if L is not hess.L:
-        _check_conditioning(L, "penalised Hessian X'DX + alpha*I")
+        _check_conditioning(L, hess.alpha, "penalised Hessian X'DX + alpha*I")
     new = PrimalHessian.from_factor(
         L, hess.alpha, fit_intercept, x_mean, d_sum, constant
     )
@@ -369,7 +376,7 @@ def update_dual(state, rows, X, y, w):
     L[:n, :n] = hess.L
     L[n:, :n] = L21t.T
     L[n:, n:] = L22
-    _check_conditioning(L, "kernel system sqrt(D) K sqrt(D) + alpha*I")
+    _check_conditioning(L, alpha, "kernel system sqrt(D) K sqrt(D) + alpha*I")
     trace = None
     if hess._trace is not None:
         # trace(A'^-1) = |L'^-1|_F^2; the new rows of L'^-1 are
