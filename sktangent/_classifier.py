@@ -225,7 +225,9 @@ class TangentClassifier(ClassifierMixin, BaseEstimator):
             "dual_coef_tangent_",
         ):
             self.__dict__.pop(name, None)
-        training = TrainingRows(X, codes, w)
+        # The binary model's targets are the 0/1 codes as floats, the
+        # multinomial model's the codes themselves.
+        training = TrainingRows(X, codes.astype(float) if n_classes == 2 else codes, w)
         if n_classes == 2:
             self._fit_binary(X, codes.astype(float), w, training)
         else:

@@ -433,9 +433,11 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         -----
         The estimator keeps the rows it was fitted on (in
         ``fitted_state_.training``): the updates need them for the training
-        predictions, the dispersion and the kernel rows. ``fitted_state_`` is
-        a new object after every call; states taken before are unchanged.
-        Not available with ``kernel="precomputed"``.
+        predictions, the dispersion and the kernel rows. The rows given to
+        ``fit`` are kept by reference, as a kernel model's ``X_fit_`` always
+        is: changing that array in place afterwards changes later updates.
+        ``fitted_state_`` is a new object after every call; states taken
+        before are unchanged. Not available with ``kernel="precomputed"``.
         """
         if not hasattr(self, "fitted_state_"):
             return self.fit(X, y, sample_weight=sample_weight)
