@@ -265,11 +265,12 @@ class PrimalHessian(Hessian):
         self.offset = 1.0 / self.d_sum if fit_intercept else 0.0
 
     @classmethod
-    def from_factor(cls, L, alpha, fit_intercept, x_mean, d_sum, constant):
+    def from_factor(cls, L, alpha, fit_intercept, x_mean, d_sum, constant, trace=None):
         """The Hessian of an already factorised centred block ``A = L L'``.
 
-        For the online updates (:mod:`sktangent._online`), which grow ``L``
-        by rank-k updates instead of forming ``X~' D X~`` again.
+        For the online updates (:mod:`sktangent._online`), which update ``L``
+        by rank-k updates instead of forming ``X~' D X~`` again; ``trace``
+        is ``trace(A^-1)`` when the update carried it.
         """
         self = cls.__new__(cls)
         self.alpha = alpha
@@ -281,7 +282,7 @@ class PrimalHessian(Hessian):
         self.constant = constant
         self.L = L
         self._Linv = None
-        self._trace = None
+        self._trace = trace
         self.offset = 1.0 / self.d_sum if fit_intercept else 0.0
         return self
 

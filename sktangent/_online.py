@@ -14,7 +14,7 @@ primal normal model, their centred cross products.
   their own mean plus one rank-one term for the shift of the mean
   (Chan-Golub-LeVeque): ``A' = A + S_new + (D D_new / D') dm dm'`` -- a
   positive update of rank ``k`` (no downdate), applied to the Cholesky factor
-  by Givens rotations (``scipy.linalg.qr_insert``), ``O(k p^2)``; when ``k``
+  by rank-one updates in closed form (:func:`rank_one_update`), ``O(k p^2)``; when ``k``
   is comparable to ``p`` the block is formed and factorised again
   (``O(p^3)``, still never ``O(n p^2)``).
 * Normal family, dual models (kernel, or a linear model with ``p > n``,
@@ -262,27 +262,54 @@ def _check_conditioning(L, alpha, what):
         )
 
 
-def rank_update(L, V):
-    """The lower Cholesky factor of ``L L' + V' V`` (``V`` of shape (k, p)).
+def rank_update(L, V, trace=None):
+    """``(L', trace')``: the lower Cholesky factor of ``L L' + V' V`` (``V``
+    of shape (k, p)) and ``trace((L' L'')^-1)`` if ``trace`` is that of
+    ``L L'`` (else None).
 
-    Givens rotations on ``[L'; V]`` (``O(k p^2)``), or, for ``k`` comparable
-    to ``p``, the block formed and factorised again (``O(p^3)``).
+    One rank-one update per row of ``V`` (:func:`rank_one_update`,
+    ``O(p^2)`` each, the trace by Sherman-Morrison), or, for ``k``
+    comparable to ``p``, the block formed and factorised again
+    (``O(p^3)``).
     """
     p, k = L.shape[0], V.shape[0]
     if k == 0 or p == 0:
-        return L
+        return L, trace
     if 2 * k >= p:
         A = L @ L.T
         A += V.T @ V
-        return factorise(A, "penalised Hessian X'DX + alpha*I")
-    _, R = linalg.qr_insert(
-        np.eye(p), np.triu(L.T), V, p, which="row", check_finite=False
-    )
-    R = R[:p]
-    # The rotations may leave negative pivots: R' R is unchanged by flipping
-    # the sign of a row.
-    R *= np.where(np.diag(R) < 0, -1.0, 1.0)[:, None]
-    return np.asfortranarray(R.T)
+        return factorise(A, "penalised Hessian X'DX + alpha*I"), None
+    for v in V:
+        z = linalg.solve_triangular(L, v, lower=True, check_finite=False)
+        if trace is not None:
+            u = linalg.solve_triangular(L, z, lower=True, trans="T", check_finite=False)
+            trace -= float(u @ u) / (1.0 + float(z @ z))
+        L = rank_one_update(L, z)
+    return L, trace
+
+
+def rank_one_update(L, z):
+    r"""The lower Cholesky factor of ``L (I + z z') L'``, in ``O(p^2)``.
+
+    With ``z = L^-1 v`` this is the factor of ``L L' + v v'``. The factor of
+    ``I + z z'`` has the closed form ``M_jj = d_j``, ``M_ij = z_i b_j``
+    (``i > j``): its trailing blocks stay ``I + a_j z z'`` with ``1 / a_j =
+    1 + sum_{i<j} z_i^2``, so ``d_j = sqrt(q_{j+1} / q_j)`` and ``b_j = z_j /
+    (q_j d_j)`` with ``q_j = 1 / a_j`` -- positive quantities, no
+    cancellation (the update adds, never removes). ``L M`` then needs only
+    the suffix sums ``sum_{i>j} z_i L[:, i]``: a few passes over ``L``, no
+    loop over its columns.
+    """
+    q = 1.0 + np.concatenate([[0.0], np.cumsum(z * z)])
+    d = np.sqrt(q[1:] / q[:-1])
+    b = z / (q[:-1] * d)
+    C = L * z
+    # suffix[:, j] = sum over i > j of z_i L[:, i]; the columns right of a
+    # row's diagonal are exact zeros, so the result stays lower triangular.
+    suffix = np.cumsum(C[:, ::-1], axis=1)[:, ::-1] - C
+    out = L * d
+    out += suffix * b
+    return np.asfortranarray(out)
 
 
 def update_primal(state, rows, X, y, w):
@@ -302,7 +329,10 @@ def update_primal(state, rows, X, y, w):
         dk = float(np.sum(w))
         parts, xy = [], moments.xy.copy()
         if dk > 0:
-            mk, yk = (w @ Xk) / dk, float(w @ y) / dk
+            if Xk.shape[0] == 1:  # a row is its own mean, exactly
+                mk, yk = Xk[0].copy(), float(y[0])
+            else:
+                mk, yk = (w @ Xk) / dk, float(w @ y) / dk
             shift = mk - hess.x_mean
             scale = moments.d_sum * dk / d_sum
             centred = Xk - mk
@@ -311,6 +341,9 @@ def update_primal(state, rows, X, y, w):
             xy += scale * (yk - moments.y_sum / moments.d_sum) * shift
         V = np.vstack(parts) if parts else np.zeros((0, Xk.shape[1]))
         V[:, constant] = 0.0
+        # One new row is its own mean: its centred row is exactly zero, and
+        # the update is the shift of the mean alone (rank one).
+        V = V[np.any(V != 0.0, axis=1)]
         xy[constant] = 0.0
         x_mean = x_sum / d_sum
         x_mean[constant] = hess.x_mean[constant]
@@ -318,11 +351,11 @@ def update_primal(state, rows, X, y, w):
         V = np.sqrt(w)[:, None] * Xk
         xy = moments.xy + Xk.T @ (w * y)
         x_mean = np.zeros(Xk.shape[1])
-    L = rank_update(hess.L, V)
+    L, trace = rank_update(hess.L, V, hess._trace)
     if L is not hess.L:
         _check_conditioning(L, hess.alpha, "penalised Hessian X'DX + alpha*I")
     new = PrimalHessian.from_factor(
-        L, hess.alpha, fit_intercept, x_mean, d_sum, constant
+        L, hess.alpha, fit_intercept, x_mean, d_sum, constant, trace
     )
     rows.moments = PrimalMoments(d_sum, x_sum, y_sum, xy)
     coef = new.solve_centred(xy)

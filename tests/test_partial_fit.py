@@ -101,12 +101,15 @@ def test_rank_k_update_and_refactorisation_agree():
     assert_same_fit(full, inc, X[:5])
 
 
-def test_dual_updates_carry_the_trace():
-    est, X, y, w, X_query = make_problem("rbf", True, True, False, seed=1)
+@pytest.mark.parametrize("model", ["linear", "rbf"])
+def test_updates_carry_the_trace(model):
+    est, X, y, w, X_query = make_problem(model, True, True, False, seed=1)
     inc = clone(est).partial_fit(X[:10], y[:10], sample_weight=w[:10])
     assert inc.dispersion_ > 0  # computes trace(A^-1); the updates carry it
-    for a in range(10, X.shape[0], 7):
-        inc.partial_fit(X[a : a + 7], y[a : a + 7], sample_weight=w[a : a + 7])
+    step = 1 if model == "linear" else 7  # k >= p/2 refactorises the primal
+    for a in range(10, X.shape[0], step):
+        rows = slice(a, a + step)
+        inc.partial_fit(X[rows], y[rows], sample_weight=w[rows])
         assert inc.fitted_state_.hessian._trace is not None
     full = clone(est).fit(X, y, sample_weight=w)
     assert_same_fit(full, inc, X_query)
