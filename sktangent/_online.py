@@ -14,9 +14,10 @@ primal normal model, their centred cross products.
   their own mean plus one rank-one term for the shift of the mean
   (Chan-Golub-LeVeque): ``A' = A + S_new + (D D_new / D') dm dm'`` -- a
   positive update of rank ``k`` (no downdate), applied to the Cholesky factor
-  by rank-one updates in closed form (:func:`rank_one_update`), ``O(k p^2)``; when ``k``
-  is comparable to ``p`` the block is formed and factorised again
-  (``O(p^3)``, still never ``O(n p^2)``).
+  by rank-one updates in closed form (:func:`rank_one_update`), ``O(k p^2)``,
+  ``trace(A^-1)`` following by Sherman-Morrison; when ``k`` is comparable to
+  ``p`` the block is formed and factorised again (``O(p^3)``, still never
+  ``O(n p^2)``).
 * Normal family, dual models (kernel, or a linear model with ``p > n``,
   :func:`update_dual`): the factor of ``A = sqrt(W) K sqrt(W) + alpha I`` is
   grown by a block, ``L21 = G21 L^-T``, ``L22 L22' = G22 - L21 L21'``,
