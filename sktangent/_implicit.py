@@ -442,12 +442,13 @@ class DualHessian(Hessian):
         self._trace = None
 
     @classmethod
-    def from_factor(cls, L, sqrt_d, alpha, fit_intercept, trace=None):
+    def from_factor(cls, L, sqrt_d, alpha, fit_intercept, trace=None, u=None):
         """The bordered system of an already factorised ``A = L L'``.
 
         For the online updates (:mod:`sktangent._online`), which grow ``L`` by
         a block instead of factorising the kernel system again; ``trace`` is
-        ``trace(A^-1)`` when the update carried it.
+        ``trace(A^-1)`` when the update carried it, ``u`` is ``A^-1
+        sqrt(d)`` when the update solved for it with other right-hand sides.
         """
         self = cls.__new__(cls)
         self.alpha = alpha
@@ -458,7 +459,7 @@ class DualHessian(Hessian):
         self.L = L
         self.s = 1.0
         if fit_intercept:
-            self.u = self._solve_A(sqrt_d)
+            self.u = self._solve_A(sqrt_d) if u is None else u
             self.s = float(sqrt_d @ self.u)
             if not self.s > 0:
                 raise ValueError(

@@ -233,17 +233,28 @@ def _build(state, model, hess, rows, coef, intercept, eta, tangent_rows):
     )
 
 
-def _check_conditioning(L, alpha, what):
+def _triangular(L, B, trans=0):
+    """``L^-1 B`` (``trans=1``: ``L^-T B``) for the lower triangular ``L``."""
+    x, info = lapack.dtrtrs(L, B, lower=1, trans=trans)
+    if info != 0:  # pragma: no cover - L has a positive diagonal
+        raise IllConditionedError("Singular Cholesky factor; increase alpha.")
+    return x
+
+
+def _check_conditioning(L, alpha, what, trace_A=None):
     """Refuse a grown factor as ``factorise`` refuses a new one.
 
     ``A = L L'`` is ``alpha I`` plus a positive semi-definite matrix, so its
     smallest eigenvalue is at least ``alpha`` and its largest at most
-    ``trace(A) = |L|_F^2``: when ``alpha / trace(A)`` already clears the
-    threshold, the ``O(n^2)`` trace certifies the condition number and the
-    norm estimate of ``factorise`` (several products with ``A``) is skipped.
+    ``trace(A) = |L|_F^2`` (``trace_A``, when the caller knows it): when
+    ``alpha / trace(A)`` already clears the threshold, the trace certifies
+    the condition number and the norm estimate of ``factorise`` (several
+    products with ``A``) is skipped.
     """
     n = L.shape[0]
-    if n == 0 or alpha / float(np.einsum("ij,ij->", L, L)) >= RCOND_MIN:
+    if trace_A is None:
+        trace_A = float(np.einsum("ij,ij->", L, L))
+    if n == 0 or alpha / trace_A >= RCOND_MIN:
         return
 
     def product(v):
@@ -397,7 +408,7 @@ def update_dual(state, rows, X, y, w):
     G22 = K22 * sk[:, None]
     G22 *= sk[None, :]
     G22.flat[:: k + 1] += alpha
-    L21t = linalg.solve_triangular(hess.L, G21.T, lower=True, check_finite=False)
+    L21t = _triangular(hess.L, G21.T)
     S = G22 - L21t.T @ L21t
     L22, info = lapack.dpotrf(S, lower=1, clean=1)
     if info != 0:
@@ -406,25 +417,47 @@ def update_dual(state, rows, X, y, w):
             f"(Cholesky failed at pivot {info} of the new block). Increase alpha "
             "and call fit."
         )
-    L = np.zeros((n + k, n + k), order="F")
+    L = np.empty((n + k, n + k), order="F")
     L[:n, :n] = hess.L
+    L[:n, n:] = 0.0
     L[n:, :n] = L21t.T
     L[n:, n:] = L22
-    _check_conditioning(L, alpha, "kernel system sqrt(D) K sqrt(D) + alpha*I")
+    sqrt_d = np.concatenate([hess.sqrt_d, sk])
+    # trace(A') = sum d k(x, x) + n alpha, from the diagonal of the kernel.
+    diagonal = new_model.prior_diagonal(rows.X)
+    _check_conditioning(
+        L,
+        alpha,
+        "kernel system sqrt(D) K sqrt(D) + alpha*I",
+        float(sqrt_d**2 @ diagonal) + (n + k) * alpha,
+    )
     trace = None
     if hess._trace is not None:
         # trace(A'^-1) = |L'^-1|_F^2; the new rows of L'^-1 are
         # [-L22^-1 L21 L^-1, L22^-1].
-        M = linalg.solve_triangular(
-            hess.L, L21t, lower=True, trans="T", check_finite=False
-        )
+        M = _triangular(hess.L, L21t, trans=1)
         B = linalg.solve_triangular(L22, M.T, lower=True, check_finite=False)
         L22inv = linalg.solve_triangular(L22, np.eye(k), lower=True)
         trace = hess._trace + float(np.sum(B**2)) + float(np.sum(L22inv**2))
-    sqrt_d = np.concatenate([hess.sqrt_d, sk])
-    new = DualHessian.from_factor(L, sqrt_d, alpha, state.fit_intercept, trace)
     yy, ww = rows.y, rows.w
-    z, b = new.bordered_solve(sqrt_d * yy)
+    # u = A^-1 sqrt(d) (the border) and A^-1 sqrt(d) y in one solve.
+    rhs = np.column_stack([sqrt_d * yy, sqrt_d]) if state.fit_intercept else None
+    solved = None
+    if rhs is not None:
+        solved = linalg.cho_solve((L, True), rhs, check_finite=False)
+    new = DualHessian.from_factor(
+        L,
+        sqrt_d,
+        alpha,
+        state.fit_intercept,
+        trace,
+        u=None if solved is None else solved[:, 1],
+    )
+    if solved is None:
+        z, b = new.bordered_solve(sqrt_d * yy)
+    else:
+        b = float(sqrt_d @ solved[:, 0]) / new.s
+        z = solved[:, 0] - b * new.u
     c = sqrt_d * z
     # As the closed form: the training predictions from stationarity.
     eta = yy - np.divide(alpha * c, ww, out=np.zeros_like(c), where=ww > 0)

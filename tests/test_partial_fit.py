@@ -396,3 +396,32 @@ def test_consumers_of_an_updated_state_equal_those_of_a_refit(model):
     for key in loo_full:
         close(loo_full[key], loo_inc[key], 1e-9)
     close(self_influence(full, X, y), self_influence(inc, X, y), 1e-9)
+
+
+@pytest.mark.parametrize("kernel", [None, "linear"])
+def test_an_update_is_refused_where_a_refit_is(kernel):
+    from sktangent._implicit import IllConditionedError
+
+    rng = np.random.RandomState(8)
+    X = rng.normal(size=(30, 3))
+    y = rng.normal(size=30)
+    est = TangentRegressor(alpha=1e-3, kernel=kernel)
+    inc = clone(est).partial_fit(X, y)
+    # A row far out makes the largest eigenvalue 1e15 times alpha.
+    X_far = np.array([[3e7, 0.0, 0.0]])
+    with pytest.raises(IllConditionedError, match="Increase alpha"):
+        clone(est).fit(np.vstack([X, X_far]), np.append(y, 0.0))
+    with pytest.raises(IllConditionedError, match="Increase alpha"):
+        inc.partial_fit(X_far, [0.0])
+
+
+def test_the_norm_estimate_accepts_what_a_refit_accepts():
+    # K is nearly the identity (distant points): alpha / trace(A) is below
+    # the threshold, so the update estimates the condition number as
+    # factorise does, and accepts it as the refit does.
+    rng = np.random.RandomState(9)
+    X = rng.normal(size=(31, 3)) * 10
+    y = rng.normal(size=31)
+    est = TangentRegressor(alpha=5e-13, kernel="rbf", gamma=10.0)
+    inc = incremental(est, X, y, None, [30])
+    close(clone(est).fit(X, y).predict(X[:5]), inc.predict(X[:5]), 1e-8)
