@@ -4,11 +4,13 @@ import numpy as np
 from scipy.special import expit, log_softmax
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils import check_random_state
+from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     check_consistent_length,
     check_is_fitted,
+    column_or_1d,
     validate_data,
 )
 
@@ -23,6 +25,7 @@ from ._multinomial import (
     fit_multinomial,
     one_hot,
 )
+from ._online import TrainingRows, multinomial_start, update_state
 from ._solvers import MAX_DENSE_PARAMS
 from ._state import fit_state
 from ._validation import (
@@ -264,17 +267,31 @@ class TangentClassifier(ClassifierMixin, BaseEstimator):
                 f"model); the data have {n_classes} classes: use "
                 "solver='lbfgs' or 'newton-cholesky' (or 'auto')."
             )
+        # The binary model's targets are the 0/1 codes as floats, the
+        # multinomial model's the codes themselves.
+        training = TrainingRows(X, codes.astype(float) if n_classes == 2 else codes, w)
         if n_classes == 2:
-            self._fit_binary(X, codes.astype(float), w)
+            self._fit_binary(X, codes.astype(float), w, training)
         else:
-            self._fit_multinomial(X, codes, w, n_classes)
+            self._fit_multinomial(X, codes, w, n_classes, training)
         self._fitted_params = snapshot_params(self)
         return self
 
-    def _fit_binary(self, X, y01, w):
-        state, self.n_iter_ = fit_state(
-            get_family("binomial"), X, y01, w, self, "fixed", self._validate_query
+    def _fit_binary(self, X, y01, w, training=None):
+        state, n_iter = fit_state(
+            get_family("binomial"),
+            X,
+            y01,
+            w,
+            self,
+            "fixed",
+            self._validate_query,
+            training=training,
         )
+        self._keep_binary(state, n_iter)
+
+    def _keep_binary(self, state, n_iter):
+        self.n_iter_ = n_iter
         if isinstance(state.model, NystroemModel):
             model = state.model
             self.X_fit_ = self.components_ = model.components
@@ -282,7 +299,7 @@ class TangentClassifier(ClassifierMixin, BaseEstimator):
             self.dual_coef_ = model.landmark_weights(state.coef)[None, :]
             self.dual_coef_tangent_ = model.landmark_weights(state.tangent)[None, :]
         elif state.model.kernel is not None:
-            self.X_fit_ = X
+            self.X_fit_ = state.X_fit
             self.dual_coef_ = state.coef[None, :]
             self.dual_coef_tangent_ = state.tangent[None, :]
         else:
@@ -292,7 +309,7 @@ class TangentClassifier(ClassifierMixin, BaseEstimator):
         self.intercept_tangent_ = np.array([state.intercept_tangent])
         self.fitted_state_ = state
 
-    def _fit_multinomial(self, X, codes, w, n_classes):
+    def _fit_multinomial(self, X, codes, w, n_classes, training=None, start=None):
         X_fit = X
         if self.kernel is not None and self.n_components is not None:
             # Nyström: the same model on the landmarks' kernel features.
@@ -317,6 +334,7 @@ class TangentClassifier(ClassifierMixin, BaseEstimator):
             solver,
             self.max_iter,
             self.tol,
+            start=None if start is None else start(model),
         )
         self.n_iter_ = max(int(self.n_iter_), 1)
         B, b = obj.blocks(theta)
@@ -334,6 +352,7 @@ class TangentClassifier(ClassifierMixin, BaseEstimator):
             solver=solver,
             tol=float(self.tol),
             check_query=self._validate_query,
+            training=training,
         )
         if isinstance(model, KernelFeatureModel):
             self.X_fit_ = X_fit
@@ -345,6 +364,97 @@ class TangentClassifier(ClassifierMixin, BaseEstimator):
         self.intercept_ = state.intercept.copy()
         self.intercept_tangent_ = state.intercept_tangent.copy()
         self.fitted_state_ = state
+
+    def _partial_fit_available(self):
+        return TangentRegressor._partial_fit_available(self)
+
+    @available_if(_partial_fit_available)
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Add rows to the fit, as if ``fit`` had seen them all.
+
+        The first call fits (as :meth:`fit`); later calls add rows to those
+        fitted so far and refit by Newton's method from the previous optimum
+        (equal to a refit on all rows to the solver's ``tol``). See
+        :ref:`online_updates`.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            New training rows.
+        y : array-like of shape (n_samples,)
+            Their class labels.
+        classes : array-like of shape (n_classes,), default=None
+            Every class the classifier will see, as in
+            :meth:`sklearn.linear_model.SGDClassifier.partial_fit`. Optional
+            on the first call (the classes of ``y`` otherwise) and, if
+            given later, equal to ``classes_``. The rows of the first call
+            must contain every class: the unpenalised intercept of a class
+            without samples has no finite optimum.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Their non-negative weights.
+
+        Returns
+        -------
+        self : object
+            The classifier, fitted on every row given to ``fit`` and
+            ``partial_fit`` since the last ``fit``.
+
+        Raises
+        ------
+        ValueError
+            For a label outside ``classes_``, or if a parameter that defines
+            the model (``alpha``, the kernel and its parameters,
+            ``fit_intercept``) changed since the first call: call :meth:`fit`
+            to refit.
+        """
+        fitted = hasattr(self, "fitted_state_")
+        if classes is not None:
+            classes = np.unique(np.asarray(classes))
+            known = self.classes_ if fitted else classes
+            if not np.array_equal(classes, known):
+                raise ValueError(
+                    f"classes={classes.tolist()} is not the classes_ of the first "
+                    f"call to partial_fit, {known.tolist()}. Call fit to start "
+                    "again with other classes."
+                )
+        if not fitted:
+            if classes is not None:
+                y_checked = column_or_1d(np.asarray(y), warn=True)
+                class_codes(classes, y_checked)
+                missing = np.setdiff1d(classes, y_checked)
+                if missing.size:
+                    raise ValueError(
+                        f"The first call to partial_fit has no samples of the "
+                        f"classes {missing.tolist()}; it needs every class in "
+                        "classes (the unpenalised intercept of a class without "
+                        "samples has no finite optimum)."
+                    )
+            return self.fit(X, y, sample_weight=sample_weight)
+        check_unchanged(self)
+        X, y = validate_data(
+            self, X, y, accept_sparse=("csr", "csc"), dtype=np.float64, reset=False
+        )
+        check_classification_targets(y)
+        codes = class_codes(self.classes_, y)
+        w = check_weights(sample_weight, X)
+        state = self.fitted_state_
+        if self._binary:
+            state, n_iter = update_state(
+                state, X, codes.astype(float), w, self, self._validate_query
+            )
+            self._keep_binary(state, n_iter)
+            return self
+        rows = state.training.appended(X, codes, w)
+        self._fit_multinomial(
+            rows.X,
+            rows.y,
+            rows.w,
+            len(self.classes_),
+            training=rows,
+            start=lambda model: multinomial_start(state, model),
+        )
+        return self
 
     def _validate_query(self, X):
         check_is_fitted(self)

@@ -5,6 +5,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.metrics.pairwise import PAIRWISE_KERNEL_FUNCTIONS
+from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
     check_is_fitted,
@@ -14,6 +15,7 @@ from sklearn.utils.validation import (
 from . import _dask, _dask_fit
 from ._families import get_family, has_positive_targets
 from ._models import NystroemModel, check_n_components
+from ._online import TrainingRows, update_state
 from ._state import fit_state
 from ._validation import (
     check_target,
@@ -452,8 +454,21 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         family = get_family(self.family, self.power, warn=True)
         family.check_y(y)
         state, n_iter = fit_state(
-            family, X, y, w, self, self.dispersion, check_query=self._validate_query
+            family,
+            X,
+            y,
+            w,
+            self,
+            self.dispersion,
+            check_query=self._validate_query,
+            training=TrainingRows(X, y, w),
         )
+        self._keep(state, n_iter)
+        self._fitted_params = snapshot_params(self)
+        return self
+
+    def _keep(self, state, n_iter):
+        """Expose a fitted state as the estimator's attributes."""
         for name in _SHAPE_ATTRIBUTES:  # none left from an earlier fit
             self.__dict__.pop(name, None)
         if isinstance(state.model, NystroemModel):
@@ -465,7 +480,7 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
             self.dual_coef_ = model.landmark_weights(state.coef)
             self.dual_coef_tangent_ = model.landmark_weights(state.tangent)
         elif state.model.kernel is not None:
-            self.X_fit_ = X
+            self.X_fit_ = state.X_fit
             self.dual_coef_, self.dual_coef_tangent_ = state.coef, state.tangent
         else:
             self.coef_, self.coef_tangent_ = state.coef, state.tangent
@@ -473,7 +488,87 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         self.intercept_tangent_ = state.intercept_tangent
         self.n_iter_ = n_iter
         self.fitted_state_ = state
-        self._fitted_params = snapshot_params(self)
+
+    def _partial_fit_available(self):
+        if self.kernel == "precomputed":
+            raise AttributeError(
+                "partial_fit is not available with kernel='precomputed': the "
+                "kernel values of new rows against every row are not known to "
+                "the estimator. Call fit with the full kernel matrix."
+            )
+        if self.kernel is not None and self.n_components is not None:
+            raise AttributeError(
+                "partial_fit is not available for Nyström models (n_components "
+                "is set): their landmarks are drawn from the rows fit sees, so "
+                "added rows change the model itself. Call fit on all the rows."
+            )
+        return True
+
+    @available_if(_partial_fit_available)
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Add rows to the fit, as if ``fit`` had seen them all.
+
+        The first call fits (as :meth:`fit`); each later call adds the rows
+        ``X`` to those fitted so far and updates the fit, the tangent, the
+        Hessian and the dispersion without starting again: a rank-k update
+        of the Cholesky factor for the normal family's linear model, the
+        factor grown by a block for kernel models and linear models with
+        more features than rows (both exact: equal to a refit on all rows up
+        to rounding), and Newton's method started from the previous optimum
+        for the other families (equal to a refit to the solver's ``tol``).
+        See :ref:`online_updates`.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            New training rows.
+        y : array-like of shape (n_samples,)
+            Their targets.
+        sample_weight : float or array-like of shape (n_samples,), default=None
+            Their non-negative weights.
+
+        Returns
+        -------
+        self : object
+            The estimator, fitted on every row given to ``fit`` and
+            ``partial_fit`` since the last ``fit``.
+
+        Raises
+        ------
+        ValueError
+            If a parameter that defines the model (``alpha``, ``family``, the
+            kernel and its parameters, ``fit_intercept``) changed since the
+            first call: call :meth:`fit` to refit.
+
+        Notes
+        -----
+        The estimator keeps the rows it was fitted on (in
+        ``fitted_state_.training``): the updates need them for the training
+        predictions, the dispersion and the kernel rows. The rows given to
+        ``fit`` are kept by reference, as a kernel model's ``X_fit_`` always
+        is: changing that array in place afterwards changes later updates.
+        ``fitted_state_`` is a new object after every call; states taken
+        before are unchanged. Not available with ``kernel="precomputed"``.
+        """
+        if not hasattr(self, "fitted_state_"):
+            return self.fit(X, y, sample_weight=sample_weight)
+        check_unchanged(self)
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=("csr", "csc"),
+            dtype=np.float64,
+            y_numeric=True,
+            reset=False,
+        )
+        y = check_target(y)
+        w = check_weights(sample_weight, X)
+        state = self.fitted_state_
+        state.family.check_y(y)
+        state, n_iter = update_state(state, X, y, w, self, self._validate_query)
+        self._keep(state, n_iter)
         return self
 
     # --------------------------------------------------------- fitted state

@@ -273,26 +273,39 @@ class PrimalHessian(Hessian):
         column's entry at its value) and ``sum(D)`` are reductions over the
         chunks. ``A`` is overwritten by the factor.
         """
-        self = cls.__new__(cls)
-        self.alpha = alpha
-        self.fit_intercept = fit_intercept
-        self.n_features = A.shape[0]
-        self.n_params = self.n_features + bool(fit_intercept)
-        self.d_sum = float(d_sum)
-        if fit_intercept and not self.d_sum > 0:
+        if fit_intercept and not float(d_sum) > 0:
             raise ValueError(
                 "The total curvature sum(w * l'') is not positive, so the "
                 "intercept is not identified at this solution. Check "
                 "sample_weight, or fit without an intercept."
             )
-        self.x_mean = np.asarray(x_mean, dtype=float)
-        self.constant = np.asarray(constant, dtype=bool)
-        A[self.constant, :] = 0.0
-        A[:, self.constant] = 0.0
-        A.flat[:: self.n_features + 1] += alpha
-        self.L = factorise(A, "penalised Hessian X'DX + alpha*I")
+        constant = np.asarray(constant, dtype=bool)
+        A[constant, :] = 0.0
+        A[:, constant] = 0.0
+        A.flat[:: A.shape[0] + 1] += alpha
+        L = factorise(A, "penalised Hessian X'DX + alpha*I")
+        x_mean = np.asarray(x_mean, dtype=float)
+        return cls.from_factor(L, alpha, fit_intercept, x_mean, d_sum, constant)
+
+    @classmethod
+    def from_factor(cls, L, alpha, fit_intercept, x_mean, d_sum, constant, trace=None):
+        """The Hessian of an already factorised centred block ``A = L L'``.
+
+        For the online updates (:mod:`sktangent._online`), which update ``L``
+        by rank-k updates instead of forming ``X~' D X~`` again; ``trace``
+        is ``trace(A^-1)`` when the update carried it.
+        """
+        self = cls.__new__(cls)
+        self.alpha = alpha
+        self.fit_intercept = fit_intercept
+        self.n_features = L.shape[0]
+        self.n_params = self.n_features + bool(fit_intercept)
+        self.d_sum = float(d_sum)
+        self.x_mean = x_mean
+        self.constant = constant
+        self.L = L
         self._Linv = None
-        self._trace = None
+        self._trace = trace
         self.offset = 1.0 / self.d_sum if fit_intercept else 0.0
         return self
 
@@ -450,6 +463,34 @@ class DualHessian(Hessian):
                     "identified. Check sample_weight."
                 )
         self._trace = None
+
+    @classmethod
+    def from_factor(cls, L, sqrt_d, alpha, fit_intercept, trace=None, u=None):
+        """The bordered system of an already factorised ``A = L L'``.
+
+        For the online updates (:mod:`sktangent._online`), which grow ``L`` by
+        a block instead of factorising the kernel system again; ``trace`` is
+        ``trace(A^-1)`` when the update carried it, ``u`` is ``A^-1
+        sqrt(d)`` when the update solved for it with other right-hand sides.
+        """
+        self = cls.__new__(cls)
+        self.alpha = alpha
+        self.fit_intercept = fit_intercept
+        self.n = L.shape[0]
+        self.n_params = self.n + bool(fit_intercept)
+        self.sqrt_d = sqrt_d
+        self.L = L
+        self.s = 1.0
+        if fit_intercept:
+            self.u = self._solve_A(sqrt_d) if u is None else u
+            self.s = float(sqrt_d @ self.u)
+            if not self.s > 0:
+                raise ValueError(
+                    "All curvature weights are zero: the intercept is not "
+                    "identified. Check sample_weight."
+                )
+        self._trace = trace
+        return self
 
     def _solve_A(self, r):
         return linalg.cho_solve((self.L, True), r, check_finite=False)

@@ -8,6 +8,7 @@ chunks, so that no ``n_query x n_train`` kernel block larger than a few tens
 of megabytes is ever held in memory.
 """
 
+import copy
 import warnings
 
 import numpy as np
@@ -145,6 +146,23 @@ class CentredLinearKernel:
             self._fit = self._split(X)
         else:
             self._fit = X - self.offset if fit_intercept else X
+
+    def grown(self, X):
+        """The same kernel (the same offset ``m`` and constant columns) on the
+        training rows ``X``, the old ones first then new ones.
+
+        The online updates of a linear model solved in the dual keep ``m``:
+        the dual coefficients do not depend on it (they sum to zero), and
+        only so do the old rows' kernel values, behind the factor that is
+        grown, stay the same.
+        """
+        out = copy.copy(self)
+        out.n_fit = X.shape[0]
+        if self.sparse:
+            out._fit = self._split(X)
+        else:
+            out._fit = X - self.offset if self.fit_intercept else X
+        return out
 
     # -- the two representations ------------------------------------------
     def _split(self, X):

@@ -316,15 +316,16 @@ def _start(objective):
     return theta
 
 
-def fit_multinomial(F, Y, w, alpha, fit_intercept, solver, max_iter, tol):
+def fit_multinomial(F, Y, w, alpha, fit_intercept, solver, max_iter, tol, start=None):
     """Fit the multinomial model on the features ``F``.
 
     Returns ``(objective, theta, hessian, n_iter)``. ``solver`` is
     ``"newton-cholesky"`` (a factorised ``H``) or ``"lbfgs"`` (conjugate
-    gradients for the tangent).
+    gradients for the tangent). ``start`` is a start point (the previous
+    optimum of an online update), laid out as ``theta``.
     """
     obj = MultinomialObjective(F, Y, w, alpha, fit_intercept)
-    theta = _start(obj)
+    theta = _start(obj) if start is None else np.array(start, dtype=float)
     scale = float(np.sum(w))
     K, q = obj.n_classes, obj.q
     if solver == "lbfgs":
@@ -373,7 +374,9 @@ class MultinomialState:
     Frozen after ``fit``; the verbs take validated rows. ``coef`` and
     ``tangent`` are (K, n_features) in the model's features (the rows for a
     linear model, ``phi(x)`` for a kernel model), ``intercept`` and
-    ``intercept_tangent`` (K,).
+    ``intercept_tangent`` (K,). ``training`` holds the rows fitted so far
+    (:class:`~sktangent._online.TrainingRows`, the targets as class codes),
+    from which ``partial_fit`` refits.
     """
 
     def __init__(
@@ -390,8 +393,10 @@ class MultinomialState:
         solver,
         tol,
         check_query,
+        training=None,
     ):
         self.model = model
+        self.training = training
         self.hessian = hessian
         self.alpha = alpha
         self.fit_intercept = fit_intercept

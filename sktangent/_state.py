@@ -46,7 +46,9 @@ class Dispersion:
             return float(np.square(self.dispersion_root))
 
 
-def fit_state(family, X, y, w, params, dispersion_rule, check_query):
+def fit_state(
+    family, X, y, w, params, dispersion_rule, check_query, start=None, training=None
+):
     """Fit one model and build its state; returns ``(state, n_iter)``.
 
     ``params`` is the estimator whose parameters say what to fit (``alpha``,
@@ -55,6 +57,10 @@ def fit_state(family, X, y, w, params, dispersion_rule, check_query):
     ``family``'s support. The one fitting path of every single-alpha
     estimator: choose the solver and the model shape, build the objective,
     solve, and take the tangent with the Hessian the solver left.
+
+    ``start(objective)``, if given, is the solver's start point (the online
+    updates start from the previous optimum); ``training`` is kept as the
+    state's ``training`` (:class:`~sktangent._online.TrainingRows`).
     """
     kernel = params.kernel
     # A Nyström kernel model is a linear model on n_components features: its
@@ -89,7 +95,7 @@ def fit_state(family, X, y, w, params, dispersion_rule, check_query):
     objective = Objective(
         family, model, model.design(X), y, w, alpha, params.fit_intercept
     )
-    result = solver.solve(objective)
+    result = solver.solve(objective, None if start is None else start(objective))
     coef, intercept, tangent, intercept_tangent = finish(objective, result)
     check_finite_fit(coef, tangent)
     state = FittedState(
@@ -108,6 +114,7 @@ def fit_state(family, X, y, w, params, dispersion_rule, check_query):
         pearson=family.pearson_statistic(y, result.eta, w),
         n_positive=int(np.sum(w > 0)),
         check_query=check_query,
+        training=training,
     )
     return state, max(int(result.n_iter), 1)
 
@@ -165,6 +172,10 @@ class FittedState(Dispersion):
     check_query : callable
         The owner's validation of query rows (fitted, parameters unchanged
         since ``fit``, number and names of features).
+    training : TrainingRows or None
+        The rows the model was fitted on and what ``partial_fit`` carries
+        from one update to the next (:mod:`sktangent._online`); None for a
+        state that cannot be updated.
     """
 
     family: Any
@@ -182,6 +193,7 @@ class FittedState(Dispersion):
     pearson: Any
     n_positive: int
     check_query: Any = field(repr=False)
+    training: Any = field(default=None, repr=False)
 
     def __post_init__(self):
         object.__setattr__(self, "coef", frozen(self.coef))

@@ -17,7 +17,8 @@ class ProportionTargetRegressor(TangentRegressor):
     mean nothing, hence the ``poor_score`` tag.
     """
 
-    def fit(self, X, y, sample_weight=None):
+    @staticmethod
+    def _proportions(y):
         y = np.asarray(y)
         if not np.iscomplexobj(y):
             try:
@@ -27,7 +28,13 @@ class ProportionTargetRegressor(TangentRegressor):
             else:
                 # Non-finite targets pass through, to meet the parent's checks.
                 y = np.where(np.isfinite(y), expit(y), y)
-        return super().fit(X, y, sample_weight=sample_weight)
+        return y
+
+    def fit(self, X, y, sample_weight=None):
+        return super().fit(X, self._proportions(y), sample_weight=sample_weight)
+
+    def partial_fit(self, X, y, sample_weight=None):
+        return super().partial_fit(X, self._proportions(y), sample_weight=sample_weight)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

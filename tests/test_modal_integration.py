@@ -265,3 +265,69 @@ def test_committee_of_tangent_classifiers_with_vote_entropy():
         X_pool, y_pool = np.delete(X_pool, idx, axis=0), np.delete(y_pool, idx)
     assert all(m.X_training.shape[0] == 30 for m in committee.learner_list)
     assert committee.score(X_test, y_test) > 0.5
+
+
+class OnlineLearner(ActiveLearner):
+    """The recipe of docs/online.rst: ``teach(..., only_new=True)`` adds the
+    rows by ``partial_fit`` instead of fitting on them alone."""
+
+    def _fit_on_new(self, X, y, bootstrap=False, **fit_kwargs):
+        if bootstrap:
+            raise ValueError("partial_fit adds rows; it cannot bootstrap.")
+        self.estimator.partial_fit(X, y, **fit_kwargs)
+        return self
+
+
+@pytest.mark.parametrize(
+    "make_estimator",
+    [
+        lambda: TangentRegressor(alpha=1.0),
+        lambda: TangentRegressor(alpha=1.0, kernel="rbf", gamma=0.1),
+    ],
+    ids=["linear", "rbf"],
+)
+@pytest.mark.parametrize("n_instances", [1, 3])
+def test_partial_fit_learner_picks_as_a_refitting_learner(make_estimator, n_instances):
+    (X0, y0), (X_pool, y_pool), (X_test, _) = _diabetes_split(seed=2)
+    X_mean, X_scale = X0.mean(axis=0), X0.std(axis=0)  # scaled once, not refitted
+    X0, X_pool, X_test = [(X - X_mean) / X_scale for X in (X0, X_pool, X_test)]
+    online = OnlineLearner(
+        estimator=make_estimator(),
+        query_strategy=influence_sampling,
+        X_training=X0,
+        y_training=y0,
+    )
+    refit = ActiveLearner(
+        estimator=make_estimator(),
+        query_strategy=influence_sampling,
+        X_training=X0,
+        y_training=y0,
+    )
+    remaining = np.arange(X_pool.shape[0])
+    for _ in range(15):
+        idx, _ = online.query(X_pool[remaining], n_instances=n_instances)
+        idx_refit, _ = refit.query(X_pool[remaining], n_instances=n_instances)
+        np.testing.assert_array_equal(idx, idx_refit)
+        rows = remaining[idx]
+        online.teach(X_pool[rows], y_pool[rows], only_new=True)
+        refit.teach(X_pool[rows], y_pool[rows])
+        remaining = np.delete(remaining, idx)
+    n_labels = X0.shape[0] + 15 * n_instances
+    assert online.estimator.fitted_state_.training.n == n_labels
+    assert refit.X_training.shape[0] == n_labels
+    np.testing.assert_allclose(
+        online.predict(X_test), refit.predict(X_test), rtol=0, atol=1e-9
+    )
+    with pytest.raises(ValueError, match="cannot bootstrap"):
+        online.teach(X_pool[:1], y_pool[:1], only_new=True, bootstrap=True)
+
+
+def test_only_new_without_the_recipe_forgets_the_earlier_rows():
+    # Why the recipe is needed: modAL's own only_new=True calls fit on the new
+    # rows, which replaces the model.
+    (X0, y0), (X_pool, y_pool), _ = _diabetes_split()
+    learner = ActiveLearner(
+        estimator=TangentRegressor(alpha=1.0), X_training=X0, y_training=y0
+    )
+    learner.teach(X_pool[:3], y_pool[:3], only_new=True)
+    assert learner.estimator.fitted_state_.training.n == 3
