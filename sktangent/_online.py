@@ -47,7 +47,7 @@ from ._implicit import (
 from ._models import KernelModel, LinearDualModel, dense, kernel_matrix
 from ._multinomial import KernelFeatureModel
 from ._objective import Objective
-from ._solvers import FitResult, choose_solver, finish
+from ._solvers import FitResult, choose_solver, finish, guided_steps
 from ._state import FittedState, fit_state
 
 
@@ -193,7 +193,15 @@ def update_state(state, X, y, w, params, check_query):
 def warm_start(state):
     """The solver's start point from the previous optimum: the same
     coefficients (the new rows' dual coefficients zero, so that the function
-    is the previous one)."""
+    is the previous one).
+
+    For a primal linear model with a factorised Hessian, the start then moves
+    by Newton steps with the previous fit's Hessian (:func:`guided_steps`):
+    with k new rows among n it is off by about k / n, so a step costs a
+    gradient and two triangular solves and cuts the gradient by about that
+    factor. The solver usually starts within ``tol`` of the new optimum and
+    forms and factorises the Hessian once, at the end, for the tangent.
+    """
 
     def start(objective):
         model = objective.model
@@ -204,7 +212,15 @@ def warm_start(state):
             head = np.concatenate([head, np.zeros(objective.n_coef - head.size)])
         if head.size != objective.n_coef:
             return None
-        return objective.join(head, state.intercept)
+        theta = objective.join(head, state.intercept)
+        previous = state.hessian
+        if (
+            not model.dual
+            and isinstance(previous, PrimalHessian)
+            and previous.n_params == objective.n_params
+        ):
+            theta, _ = guided_steps(objective, theta, lambda _: previous, state.tol)
+        return theta
 
     return start
 

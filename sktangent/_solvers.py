@@ -265,8 +265,8 @@ def not_converged(n_iter, gnorm, tol, solver="newton-cholesky"):
 # A warm start from a subsample pays off from this many rows per coefficient.
 _SUBSAMPLE_MIN_ROWS_PER_PARAM = 200
 _SUBSAMPLE_MIN_ROWS = 20_000
-# At most this many steps with the subsample's Hessian before exact Newton.
-_SUBSAMPLED_MAX_STEPS = 8
+# At most this many steps with an approximate Hessian before exact Newton.
+_GUIDED_MAX_STEPS = 8
 
 
 def _start(obj):
@@ -275,6 +275,47 @@ def _start(obj):
     if obj.fit_intercept:
         theta[-1] = initial_intercept(obj.family, obj.y, obj.w, True)
     return theta
+
+
+def guided_steps(obj, theta, hessian_at, tol, max_steps=_GUIDED_MAX_STEPS):
+    """Newton steps on the exact gradient with an approximate Hessian.
+
+    ``hessian_at(theta)`` returns a Hessian close to the objective's (the
+    subsample's on tall data; the previous fit's when rows are added to it),
+    or None to stop. Each step costs the gradient and a solve with that
+    Hessian, not forming ``X' D X``, and cuts the gradient by about the
+    Hessian's relative error. The steps stop when the gradient passes the
+    solvers' test (``max|grad J| <= tol * sum(w)``) or stops halving each
+    step; exact Newton then takes over from the point reached, and its first
+    Hessian -- usually at the optimum already -- is the tangent's. Returns
+    ``(theta, n_steps)``.
+    """
+    gradient_tol = tol * float(np.sum(obj.w))
+    value = obj.value(theta)
+    previous = np.inf
+    for n_steps in range(max_steps):
+        grad = obj.gradient(theta)
+        gnorm = float(np.max(np.abs(grad)))
+        if not gnorm > gradient_tol or gnorm > 0.5 * previous:
+            return theta, n_steps
+        hess = hessian_at(theta)
+        if hess is None:
+            return theta, n_steps
+        step = -hess.solve(grad)
+        slope = float(grad @ step)
+        if not slope < 0:
+            return theta, n_steps
+        previous = gnorm
+        if -slope <= 1e-10 * max(1.0, abs(value)):
+            # Below what the line search can tell apart (as in damped_newton):
+            # the full step, judged by the gradient at the next turn.
+            theta = theta + step
+            value = obj.value(theta)
+            continue
+        theta, value, ok = _line_search(obj.value, theta, step, value, slope)
+        if not ok:
+            return theta, n_steps
+    return theta, max_steps
 
 
 class Newton:
@@ -334,22 +375,14 @@ class Newton:
         its data term to the full one) is within a few per cent of the full
         Hessian on the tall data the subsample start is used for, so each step
         cuts the gradient by about that factor at the cost of two passes over
-        the data instead of forming ``X' D X``. The steps stop when the full
-        gradient passes the test, or stop cutting it by 4 each step; exact
-        Newton then takes over, and its first Hessian -- usually at the
-        optimum already -- is the tangent's. Returns ``(theta, n_steps)``.
+        the data instead of forming ``X' D X`` (:func:`guided_steps`).
+        Returns ``(theta, n_steps)``.
         """
-        gradient_tol = self.tol * float(np.sum(obj.w))
-        value = obj.value(theta)
-        previous = np.inf
-        for n_steps in range(_SUBSAMPLED_MAX_STEPS):
-            grad = obj.gradient(theta)
-            gnorm = float(np.max(np.abs(grad)))
-            if not gnorm > gradient_tol or gnorm > 0.5 * previous:
-                return theta, n_steps
+
+        def hessian_at(theta):
             d, _ = subset.iteration_weights(theta)
             try:
-                hess = PrimalHessian(
+                return PrimalHessian(
                     subset.design,
                     d,
                     obj.alpha,
@@ -357,16 +390,9 @@ class Newton:
                     exact_centering=False,
                 )
             except ValueError:
-                return theta, n_steps
-            step = -hess.solve(grad)
-            slope = float(grad @ step)
-            if not slope < 0:
-                return theta, n_steps
-            theta, value, ok = _line_search(obj.value, theta, step, value, slope)
-            if not ok:
-                return theta, n_steps
-            previous = gnorm
-        return theta, _SUBSAMPLED_MAX_STEPS
+                return None
+
+        return guided_steps(obj, theta, hessian_at, self.tol)
 
     def _iterate(self, obj, theta, step_at):
         return damped_newton(
@@ -413,20 +439,20 @@ class Newton:
 
         def step_at(theta, grad):
             d, observed = obj.iteration_weights(theta)
+            final = final_hessian and np.max(np.abs(grad)) <= gradient_tol
             hess = None
             if not observed:
                 # Some observed curvatures are negative; the full Hessian may
                 # still be positive definite, and then Newton keeps its speed.
                 try:
-                    hess = hessian_at(obj.curvature_weights(theta))
+                    hess = hessian_at(obj.curvature_weights(theta), exact=final)
                 except ValueError:
                     hess = None
             if hess is None:
-                final = final_hessian and observed
-                final = final and np.max(np.abs(grad)) <= gradient_tol
+                final = final and observed
                 hess = hessian_at(d, exact=final)
-                if final:
-                    last["theta"], last["hessian"] = theta.copy(), hess
+            if final:
+                last["theta"], last["hessian"] = theta.copy(), hess
             return -hess.solve(grad)
 
         theta, n_iter = self._iterate(obj, theta, step_at)

@@ -209,6 +209,34 @@ def test_glm_updates_equal_a_refit(spec, kernel):
     assert inc.n_iter_ >= 1
 
 
+@pytest.mark.parametrize("spec", FAMILIES[1:], ids=family_id)
+def test_glm_updates_factorise_once(spec, monkeypatch):
+    """Adding a few rows to a linear GLM: the steps from the previous optimum
+    use the previous fit's Hessian, and the Hessian is formed and factorised
+    once, at the new optimum (for the tangent)."""
+    import sktangent._implicit as implicit
+
+    name, power = spec
+    rng = np.random.RandomState(5)
+    X = rng.normal(size=(400, 4))
+    mu = 1 / (1 + np.exp(-X[:, 0])) if name == "binomial" else np.exp(0.4 * X[:, 0])
+    y = draw(name, power, mu, 0.5, rng)
+    est = TangentRegressor(alpha=ALPHA, family=name, power=power, tol=1e-10)
+    est.partial_fit(X[:396], y[:396])
+    built = []
+    original = implicit.PrimalHessian.__init__
+
+    def counted(self, *args, **kwargs):
+        built.append(1)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(implicit.PrimalHessian, "__init__", counted)
+    est.partial_fit(X[396:], y[396:])
+    assert len(built) == 1
+    full = TangentRegressor(alpha=ALPHA, family=name, power=power, tol=1e-10)
+    assert_same_fit(full.fit(X, y), est, X[:6], rtol=1e-7)
+
+
 def test_lbfgs_updates_equal_a_refit():
     rng = np.random.RandomState(5)
     X = rng.normal(size=(80, 4))
