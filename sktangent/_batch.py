@@ -68,6 +68,11 @@ class PoolCovariance:
         """
         return getattr(self.scale, "features", lambda: None)()
 
+    def feature_parts(self):
+        """:meth:`features` as ``(W, c)``, ``W`` and a constant last column
+        ``c`` not joined (a copy of the pool's size fewer), or None."""
+        return getattr(self.scale, "feature_parts", lambda: None)()
+
     def block(self, a, b):
         """``S(X_pool[a], X_pool[b])`` for index arrays ``a`` and ``b``."""
         if self.scale is not None:

@@ -27,9 +27,21 @@ class Scale:
         self.model = state.model
         self.X = X
         # Whitened block by block of rows: k(X, X_fit) itself may not fit.
-        blocks = row_blocks(X.shape[0], self.model.width)
-        parts = [self.hess.whiten(self.model.rows(X[rows])) for rows in blocks]
-        self.W = parts[0] if len(parts) == 1 else self.hess.stack(parts)
+        blocks = list(row_blocks(X.shape[0], self.model.width))
+        first = self.hess.whiten(self.model.rows(X[blocks[0]]))
+        if len(blocks) == 1:
+            self.W = first
+        elif isinstance(first, np.ndarray):
+            # Whitened rows (the primal Hessian): written into one array, so
+            # the blocks and their join are never held together.
+            self.W = np.empty((X.shape[0],) + first.shape[1:], dtype=first.dtype)
+            self.W[blocks[0]] = first
+            for rows in blocks[1:]:
+                self.W[rows] = self.hess.whiten(self.model.rows(X[rows]))
+        else:
+            parts = [first]
+            parts += [self.hess.whiten(self.model.rows(X[rows])) for rows in blocks[1:]]
+            self.W = self.hess.stack(parts)
 
     def cross(self, Xq):
         """``S(x_q, x_j)``, shape (n_q, n_X)."""
@@ -54,6 +66,12 @@ class Scale:
         """``F`` with ``S(x_a, x_b) = F_a . F_b``, when the Hessian has one."""
         features = getattr(self.hess, "features", None)
         return None if features is None else features(self.W)
+
+    def feature_parts(self):
+        """:meth:`features` as ``(W, c)``: ``W`` and a constant last column
+        ``c``, not joined (None when the Hessian has no features)."""
+        parts = getattr(self.hess, "feature_parts", None)
+        return None if parts is None else parts(self.W)
 
     def directions(self):
         """``H^-1 x~_j`` in the coefficients of the estimator (linear models)."""

@@ -37,25 +37,49 @@ from ._models import row_blocks
 
 
 class _FeatureGoal:
-    """``S = F F'`` on pool and goal rows: the quadratic-form path."""
+    """``S = F F'`` on pool and goal rows: the quadratic-form path.
 
-    def __init__(self, F_pool, F_goal):
-        self.F_pool, self.F_goal = F_pool, F_goal
+    The features are the whitened rows ``W`` with a constant last column
+    ``c``, held as ``W`` alone (the goal's are the pool's when the goal is
+    the pool); every product with them runs block by block of rows, so a
+    pick adds no array of the pool's size but its update vector.
+    """
+
+    def __init__(self, pool_parts, goal_parts):
+        (self.W_pool, self.c), (self.W_goal, _) = pool_parts, goal_parts
         self.scale = 1.0
 
+    def _rows(self, W, rows, U=None):
+        """``[W, c, U]`` on ``rows``."""
+        parts = [W[rows]]
+        if self.c:
+            parts.append(np.full((parts[0].shape[0], 1), self.c))
+        if U is not None:
+            parts.append(U[rows])
+        return np.hstack(parts) if len(parts) > 1 else parts[0]
+
     def diagonal(self):
-        return np.sum(self.F_pool**2, axis=1)
+        return np.einsum("ij,ij->i", self.W_pool, self.W_pool) + self.c**2
 
     def column(self, q):
-        f = self.F_pool[q]
-        return self.F_pool @ f, self.F_goal @ f
+        w = self.W_pool[q]
+        return (
+            self.W_pool @ w + self.c**2,
+            self.W_goal @ w + self.c**2,
+        )
 
     def spread(self, U_pool, U_goal, omega):
         """``sum_j omega_j S_k(g_j, x)^2`` for every pool row ``x``."""
-        A = np.hstack([self.F_goal, -U_goal])
-        M = A.T @ (omega[:, None] * A)
-        B = np.hstack([self.F_pool, U_pool])
-        return np.einsum("ij,ij->i", B @ M, B)
+        width = self.W_pool.shape[1] + bool(self.c) + U_pool.shape[1]
+        M = np.zeros((width, width))
+        for rows in row_blocks(self.W_goal.shape[0], width):
+            A = self._rows(self.W_goal, rows, -U_goal)
+            M += A.T @ (omega[rows, None] * A)
+        out = np.empty(self.W_pool.shape[0])
+        for rows in row_blocks(self.W_pool.shape[0], width):
+            B = self._rows(self.W_pool, rows, U_pool)
+            out[rows] = np.einsum("ij,ij->i", B @ M, B)
+        return out
 
 
 class _BlockGoal:
@@ -94,11 +118,11 @@ def _geometry(state, X_pool, X_goal, goal_size, random_state):
     n_pool = X_pool.shape[0]
     goal = X_pool if X_goal is None else X_goal
     if PoolCovariance.has_features(state):
-        F_pool = PoolCovariance(state, X_pool).features()
+        pool = PoolCovariance(state, X_pool).feature_parts()
         if X_goal is None:
-            return _FeatureGoal(F_pool, F_pool), np.arange(n_pool)
-        F_goal = PoolCovariance(state, X_goal).features()
-        return _FeatureGoal(F_pool, F_goal), X_goal
+            return _FeatureGoal(pool, pool), np.arange(n_pool)
+        goal = PoolCovariance(state, X_goal).feature_parts()
+        return _FeatureGoal(pool, goal), X_goal
     n_goal = goal.shape[0]
     rows, scale = np.arange(n_goal), 1.0
     if goal_size is not None and n_goal > goal_size:

@@ -392,9 +392,15 @@ class PrimalHessian(Hessian):
 
     def features(self, W):
         """``F`` with ``S(x_a, x_b) = F_a . F_b``: ``[z, sqrt(1/sum(d))]``."""
-        if not self.offset:
+        W, constant = self.feature_parts(W)
+        if not constant:
             return W
-        return np.column_stack([W, np.full(W.shape[0], np.sqrt(self.offset))])
+        return np.column_stack([W, np.full(W.shape[0], constant)])
+
+    def feature_parts(self, W):
+        """``(W, c)``: the features are ``W`` with a last column of ``c``
+        (0: none), without the copy of ``W`` that joining them takes."""
+        return W, float(np.sqrt(self.offset))
 
     def directions(self, W):
         """``H^-1 x~`` of whitened rows, in the coordinates of ``theta``."""
