@@ -9,7 +9,6 @@ the pool.
 """
 
 import numpy as np
-from sklearn.utils import check_random_state
 
 from ._batch import PoolCovariance
 from ._dask import (
@@ -23,6 +22,7 @@ from ._dask import (
     require_dask,
     tree_reduce,
 )
+from ._goal import goal_subsample
 
 
 # ------------------------------------------------------------- greedy picks
@@ -291,12 +291,8 @@ def _goal_rows(X, X_goal, goal_size, random_state):
     """The goal subsample (in memory) and the scale to the whole goal set."""
     goal = X if X_goal is None else X_goal
     n_goal = goal.shape[0]
-    rows, scale = np.arange(n_goal), 1.0
-    if goal_size is not None and n_goal > goal_size:
-        rng = check_random_state(0 if random_state is None else random_state)
-        rows = np.sort(rng.choice(n_goal, goal_size, replace=False))
-        scale = n_goal / goal_size
-    elif is_dask(goal):
+    rows, scale = goal_subsample(n_goal, goal_size, random_state)
+    if scale == 1.0 and is_dask(goal):
         raise ValueError(
             "goal_size=None would hold the whole dask goal set in memory; give "
             "goal_size (the goal is then represented by that many rows)."

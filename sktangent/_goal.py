@@ -109,6 +109,18 @@ class _BlockGoal:
         return out
 
 
+def goal_subsample(n_goal, goal_size, random_state):
+    """``(rows, scale)``: at most ``goal_size`` of ``n_goal`` goal rows, drawn
+    with ``random_state``, and the factor that scales sums over them to the
+    whole goal set. A fixed default seed, so that repeated queries on the
+    same pool agree."""
+    if goal_size is None or n_goal <= goal_size:
+        return np.arange(n_goal), 1.0
+    rng = check_random_state(0 if random_state is None else random_state)
+    rows = np.sort(rng.choice(n_goal, goal_size, replace=False))
+    return rows, n_goal / goal_size
+
+
 def _geometry(state, X_pool, X_goal, goal_size, random_state):
     """The goal geometry and the goal rows it uses.
 
@@ -123,13 +135,7 @@ def _geometry(state, X_pool, X_goal, goal_size, random_state):
             return _FeatureGoal(pool, pool), np.arange(n_pool)
         goal = PoolCovariance(state, X_goal).feature_parts()
         return _FeatureGoal(pool, goal), X_goal
-    n_goal = goal.shape[0]
-    rows, scale = np.arange(n_goal), 1.0
-    if goal_size is not None and n_goal > goal_size:
-        # A fixed default seed: repeated queries on the same pool agree.
-        rng = check_random_state(0 if random_state is None else random_state)
-        rows = np.sort(rng.choice(n_goal, goal_size, replace=False))
-        scale = n_goal / goal_size
+    rows, scale = goal_subsample(goal.shape[0], goal_size, random_state)
     if X_goal is None:
         cov = PoolCovariance(state, X_pool)
         return _BlockGoal(cov, n_pool, rows, scale), rows

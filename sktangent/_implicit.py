@@ -34,6 +34,7 @@ from scipy.linalg import lapack
 from scipy.sparse.linalg import LinearOperator, cg
 from sklearn.utils.extmath import safe_sparse_dot
 
+from ._blas import blas_threads
 from ._models import constant_columns
 
 
@@ -74,7 +75,8 @@ def factorise(A, what):
     anorm = np.abs(A).sum(axis=0).max() if A.size else 0.0
     # A is symmetric, so its transpose is the same matrix in Fortran order,
     # which LAPACK factorises in place instead of copying.
-    L, info = lapack.dpotrf(A.T, lower=1, clean=1, overwrite_a=1)
+    with blas_threads(A.shape[0]):
+        L, info = lapack.dpotrf(A.T, lower=1, clean=1, overwrite_a=1)
     if info != 0:
         raise IllConditionedError(
             f"The {what} is not positive definite (Cholesky failed at pivot "

@@ -17,6 +17,8 @@ from sklearn.metrics.pairwise import pairwise_kernels
 from sklearn.utils import check_random_state
 from sklearn.utils.extmath import safe_sparse_dot
 
+from ._blas import blas_threads
+
 # Elements of one kernel block (float64): 2**22 is 32 MiB.
 _BLOCK_ELEMENTS = 2**22
 # Rows per block when only the diagonal k(x, x) is wanted.
@@ -586,7 +588,9 @@ class NystroemModel(LinearModel):
         rng = check_random_state(random_state)
         self.component_indices = rng.permutation(X.shape[0])[:n_components]
         self.components = X[self.component_indices]
-        lam, V = linalg.eigh(self.landmark_kernel(self.components))
+        K = self.landmark_kernel(self.components)
+        with blas_threads(K.shape[0]):
+            lam, V = linalg.eigh(K)
         keep = lam > NYSTROEM_RCOND * max(lam[-1], 0.0)
         if not np.any(keep):
             raise ValueError(
