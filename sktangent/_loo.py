@@ -122,7 +122,16 @@ class RidgePath:
         self.Xc = X - x_mean
         self.yc = y - y_mean
         root = np.sqrt(w)
-        U, self.sigma, Vt = np.linalg.svd(root[:, None] * self.Xc, full_matrices=False)
+        A = root[:, None] * self.Xc
+        with np.errstate(over="ignore", invalid="ignore"):
+            finite = np.all(np.isfinite(A)) and np.all(np.isfinite(root * self.yc))
+        if not finite:
+            raise ValueError(
+                "The weighted, centred data overflow to inf or NaN (the "
+                "values of X, y or sample_weight are too large to combine); "
+                "rescale them."
+            )
+        U, self.sigma, Vt = np.linalg.svd(A, full_matrices=False)
         self.V = Vt.T
         self.U2 = U**2
         self.c = U.T @ (root * self.yc)

@@ -245,3 +245,14 @@ def test_ridge_path_choice_equals_the_fitted_choice():
     np.testing.assert_allclose(
         fast.estimator_.coef_, slow.estimator_.coef_, rtol=1e-6, atol=1e-8
     )
+
+
+def test_overflowing_data_is_a_clear_error():
+    """Weights and values too large to combine: a ValueError that says to
+    rescale, not LAPACK's "SVD did not converge" (found by hypothesis)."""
+    X = np.array([[1e150], [1e150]])
+    with np.errstate(over="ignore", invalid="ignore"):
+        with pytest.raises(ValueError, match="rescale"):
+            TangentRegressorCV(alphas=[0.1, 1.0], refine=False).fit(
+                X, np.zeros(2), sample_weight=np.array([0.0, 1e300])
+            )
