@@ -25,7 +25,6 @@ from ._models import LinearModel
 from ._objective import Objective
 from ._solvers import FitResult, choose_solver, damped_newton, finish, initial_intercept
 from ._state import FittedState
-from ._validation import snapshot_params
 
 
 # ------------------------------------------------------------------ fitting
@@ -213,8 +212,10 @@ class _DaskNewton:
         return -hess.solve(grad)
 
 
-def fit_dask(estimator, X, y, sample_weight):
-    """``TangentRegressor.fit`` on dask arrays (linear models, ``n >= p``)."""
+def fit_dask(estimator, X, y, sample_weight, check_query):
+    """The fitted state of ``TangentRegressor.fit`` on dask arrays (linear
+    models, ``n >= p``), whose parameters ``estimator`` holds; returns
+    ``(state, n_iter)``."""
     X, y, w = _check_fit_input(estimator, X, y, sample_weight)
     n, p = X.shape
     family = get_family(estimator.family, estimator.power, warn=True)
@@ -335,18 +336,6 @@ def fit_dask(estimator, X, y, sample_weight):
         dispersion_rule=estimator.dispersion,
         pearson=pearson,
         n_positive=int(stats["positive"]),
-        check_query=estimator._validate_query,
+        check_query=check_query,
     )
-    estimator.n_features_in_ = p
-    if hasattr(estimator, "feature_names_in_"):
-        del estimator.feature_names_in_
-    estimator.coef_, estimator.coef_tangent_ = state.coef, state.tangent
-    for name in ("X_fit_", "dual_coef_", "dual_coef_tangent_"):
-        if hasattr(estimator, name):
-            delattr(estimator, name)
-    estimator.intercept_ = state.intercept
-    estimator.intercept_tangent_ = state.intercept_tangent
-    estimator.n_iter_ = max(int(n_iter), 1)
-    estimator.fitted_state_ = state
-    estimator._fitted_params = snapshot_params(estimator)
-    return estimator
+    return state, max(int(n_iter), 1)

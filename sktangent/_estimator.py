@@ -424,7 +424,15 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
             Fitted estimator.
         """
         if _dask.is_dask(X):  # linear models: reductions over the chunks
-            return _dask_fit.fit_dask(self, X, y, sample_weight)
+            state, n_iter = _dask_fit.fit_dask(
+                self, X, y, sample_weight, self._validate_query
+            )
+            self.n_features_in_ = X.shape[1]
+            self.__dict__.pop("feature_names_in_", None)
+            self._float32_fit = X.dtype == np.float32
+            self._keep(state, n_iter)
+            self._fitted_params = snapshot_params(self)
+            return self
         X, y = validate_data(
             self,
             X,
