@@ -85,10 +85,11 @@ def checked_rows(block):
 
 def portable(state):
     """The state to ship to the workers: without its owner's validation
-    callback (the estimator), with what is computed on first use computed
-    once here rather than in every task."""
+    callback (the estimator) and the rows ``partial_fit`` keeps (no query
+    reads them), with what is computed on first use computed once here
+    rather than in every task."""
     root = state.dispersion_root
-    lite = replace(state, check_query=None)
+    lite = replace(state, check_query=None, training=None)
     lite.__dict__["dispersion_root"] = root
     return lite
 

@@ -392,3 +392,16 @@ def test_the_local_cluster_recipe_of_the_docs_runs():
         exec(compile(code, str(page), "exec"), namespace)
     assert namespace["indices"].shape == (3,)
     assert abs(namespace["glm"].coef_[0] - 0.3) < 0.05
+
+
+def test_the_state_shipped_to_the_workers_keeps_no_training_rows():
+    """The rows partial_fit keeps stay with the estimator: no query reads
+    them, and every task would otherwise carry them."""
+    from sktangent._dask import portable
+
+    X, y, _ = _fit_problem("normal", None, True, False)
+    state = TangentRegressor().fit(X, y).fitted_state_
+    assert state.training is not None
+    shipped = portable(state)
+    assert shipped.training is None and shipped.check_query is None
+    np.testing.assert_array_equal(shipped.coef, state.coef)
