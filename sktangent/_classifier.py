@@ -14,6 +14,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from . import _dask
 from ._estimator import TangentRegressor
 from ._families import get_family
 from ._implicit import check_finite_fit
@@ -486,16 +487,36 @@ class TangentClassifier(ClassifierMixin, BaseEstimator):
     def _binary(self):
         return len(self.classes_) == 2
 
+    def _on_dask(self, verb, X, y=None, columns=False, labels=False):
+        """``verb`` on a dask pool, lazily, block by block (see
+        :func:`sktangent._dask.map_verb`); ``columns``: one column per class
+        (one value per row for two classes unless ``columns == "always"``)."""
+        check_is_fitted(self)
+        width = None
+        if columns == "always" or (columns and not self._binary):
+            width = len(self.classes_)
+        linear = self.kernel is None or self.n_components is not None
+        float32 = linear and getattr(self, "_float32_fit", False)
+        dtype = np.float32 if float32 and X.dtype == np.float32 else np.float64
+        if labels:
+            dtype = self.classes_.dtype
+        return _dask.map_verb(self, verb, X, y, width=width, dtype=dtype)
+
     # ------------------------------------------------------- public verbs
     def decision_function(self, X):
         """The linear predictors: shape (n_samples,) for two classes (the
-        log-odds of ``classes_[1]``), (n_samples, n_classes) otherwise."""
+        log-odds of ``classes_[1]``), (n_samples, n_classes) otherwise.
+        A dask array ``X`` gives a dask array, computed block by block."""
+        if _dask.is_dask(X):
+            return self._on_dask("decision_function", X, columns=True)
         X = self._validate_query(X)
         return self._outputs(X, self.fitted_state_.eta(X))
 
     def predict_tangent(self, X):
         """``d decision_function(X) / ds`` with ``s = log(alpha)``, in the
         shape of :meth:`decision_function`."""
+        if _dask.is_dask(X):
+            return self._on_dask("predict_tangent", X, columns=True)
         X = self._validate_query(X)
         state = self.fitted_state_
         if self._binary:
@@ -504,6 +525,8 @@ class TangentClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X):
         """The most probable class of every row."""
+        if _dask.is_dask(X):
+            return self._on_dask("predict", X, labels=True)
         scores = self.decision_function(X)
         if scores.ndim == 1:
             return self.classes_[(scores > 0).astype(int)]
@@ -529,6 +552,13 @@ class TangentClassifier(ClassifierMixin, BaseEstimator):
         std : ndarray of shape (n_samples, n_classes)
             Only with ``return_std=True``.
         """
+        if _dask.is_dask(X):
+            if return_std:
+                raise ValueError(
+                    "predict_proba(return_std=True) does not take a dask array; "
+                    "call it on the blocks (X.map_blocks) or compute X."
+                )
+            return self._on_dask("predict_proba", X, columns="always")
         X = self._validate_query(X)
         state = self.fitted_state_
         if not self._binary:
@@ -545,6 +575,8 @@ class TangentClassifier(ClassifierMixin, BaseEstimator):
 
     def predict_log_proba(self, X):
         """Logarithms of :meth:`predict_proba`, computed without underflow."""
+        if _dask.is_dask(X):
+            return self._on_dask("predict_log_proba", X, columns="always")
         scores = self.decision_function(X)
         if scores.ndim == 1:
             scores = np.column_stack([np.zeros_like(scores), scores])
@@ -570,7 +602,12 @@ class TangentClassifier(ClassifierMixin, BaseEstimator):
             distribution, :math:`\\sum_k p_k t_k^2 - (\\sum_k p_k t_k)^2` with
             :math:`t_k = d\\eta_k/ds` (:math:`p(1-p)\\,t^2` for two classes):
             the curiosity score for active learning.
+
+            A dask array ``X`` (and ``y``) gives a dask array, computed block
+            by block.
         """
+        if _dask.is_dask(X):
+            return self._on_dask("influence_score", X, y)
         X = self._validate_query(X)
         state = self.fitted_state_
         codes = None

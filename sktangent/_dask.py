@@ -13,7 +13,8 @@ imported only once one has been passed in.
   matrix, or one pass per Newton iterate).
 """
 
-from dataclasses import replace
+import copy
+from dataclasses import is_dataclass, replace
 
 import numpy as np
 from sklearn.utils import check_array
@@ -152,6 +153,51 @@ def influence_score(estimator, X, y=None):
     # y as a column: map_blocks aligns arrays by their last axes.
     return X.map_blocks(
         _labelled_influence_block, y[:, None], state, drop_axis=1, dtype=np.float64
+    )
+
+
+def _verb_block(block, estimator, verb):
+    return getattr(estimator, verb)(block)
+
+
+def _labelled_verb_block(block, y, estimator, verb):
+    return getattr(estimator, verb)(block, y[:, 0])
+
+
+def _shipped(estimator):
+    """A shallow copy of a fitted estimator for the workers, its state
+    without the rows ``partial_fit`` keeps (as :func:`portable`)."""
+    state = estimator.fitted_state_
+    if is_dataclass(state):
+        lite = portable(state)
+    else:  # the multinomial state: a plain object
+        lite = copy.copy(state)
+        lite.__dict__["training"] = None
+    shipped = copy.copy(estimator)
+    shipped.__dict__["fitted_state_"] = lite
+    return shipped
+
+
+def map_verb(estimator, verb, X, y=None, *, width=None, dtype=np.float64):
+    """``estimator.verb(block)`` (or ``(block, y_block)``) on every block of
+    rows of the dask array ``X``, lazily: a dask array with one value per
+    row (``width=None``) or ``width`` columns per row.
+
+    For the verbs of estimators whose state has no dask path of its own
+    (:class:`~sktangent.TangentClassifier`): each task runs the in-memory
+    verb on its block, so the pool is never gathered.
+    """
+    X = _check_query(estimator, X)
+    shipped = _shipped(estimator)
+    if width is None:
+        shape = {"drop_axis": 1}
+    else:
+        shape = {"chunks": (X.chunks[0], (width,))}
+    if y is None:
+        return X.map_blocks(_verb_block, shipped, verb, dtype=dtype, **shape)
+    y = as_column(y, X, "y")
+    return X.map_blocks(
+        _labelled_verb_block, y[:, None], shipped, verb, dtype=dtype, **shape
     )
 
 

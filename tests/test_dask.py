@@ -11,6 +11,7 @@ import pytest
 from conftest import FAMILIES, draw, family_id
 
 from sktangent import MultiUserTangentRegressor, TangentClassifier, TangentRegressor
+from sktangent._dask import is_dask
 from sktangent._families import get_family
 from sktangent.query import (
     expected_influence_sampling,
@@ -405,3 +406,39 @@ def test_the_state_shipped_to_the_workers_keeps_no_training_rows():
     shipped = portable(state)
     assert shipped.training is None and shipped.check_query is None
     np.testing.assert_array_equal(shipped.coef, state.coef)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("kernel", [None, "rbf"])
+def test_classifier_verbs_on_a_dask_pool(client, n_classes, kernel):
+    """TangentClassifier's verbs on a dask pool: lazy dask arrays, computed
+    block by block, equal to the verbs on the pool in memory."""
+    rng = np.random.RandomState(7)
+    X = rng.normal(size=(120, 3))
+    names = np.array(["ant", "bee", "cat"])[:n_classes]
+    y = names[np.argmax(X[:, :n_classes] + 0.5 * rng.normal(size=(120, n_classes)), 1)]
+    clf = TangentClassifier(alpha=0.5, kernel=kernel).fit(X, y)
+    pool = rng.normal(size=(700, 3))
+    labels = names[rng.randint(n_classes, size=700)]
+    Xd = da.from_array(pool, chunks=150)
+    for verb in (
+        "decision_function",
+        "predict_tangent",
+        "predict_proba",
+        "predict_log_proba",
+        "influence_score",
+    ):
+        lazy = getattr(clf, verb)(Xd)
+        assert is_dask(lazy)
+        np.testing.assert_allclose(
+            lazy.compute(), getattr(clf, verb)(pool), rtol=1e-10, atol=1e-12
+        )
+    predicted = clf.predict(Xd)
+    assert is_dask(predicted)
+    np.testing.assert_array_equal(predicted.compute(), clf.predict(pool))
+    labelled = clf.influence_score(Xd, da.from_array(labels, chunks=150))
+    np.testing.assert_allclose(
+        labelled.compute(), clf.influence_score(pool, labels), rtol=1e-10, atol=1e-12
+    )
+    with pytest.raises(ValueError, match="dask"):
+        clf.predict_proba(Xd, return_std=True)
