@@ -313,10 +313,14 @@ class TangentClassifier(ClassifierMixin, BaseEstimator):
     def _fit_multinomial(self, X, codes, w, n_classes, training=None, start=None):
         X_fit = X
         if self.kernel is not None and self.n_components is not None:
-            # Nyström: the same model on the landmarks' kernel features.
-            rng = check_random_state(self.random_state)
-            self.component_indices_ = rng.permutation(X.shape[0])[: self.n_components]
-            X_fit = self.components_ = X[self.component_indices_]
+            # Nyström: the same model on the landmarks' kernel features; an
+            # update (partial_fit) keeps the landmarks of the first fit.
+            if start is None:
+                rng = check_random_state(self.random_state)
+                indices = rng.permutation(X.shape[0])[: self.n_components]
+                self.component_indices_ = indices
+                self.components_ = X[indices]
+            X_fit = self.components_
         if self.kernel is None:
             model = LinearFeatures(X.shape[1])
         else:

@@ -504,12 +504,6 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
                 "kernel values of new rows against every row are not known to "
                 "the estimator. Call fit with the full kernel matrix."
             )
-        if self.kernel is not None and self.n_components is not None:
-            raise AttributeError(
-                "partial_fit is not available for Nyström models (n_components "
-                "is set): their landmarks are drawn from the rows fit sees, so "
-                "added rows change the model itself. Call fit on all the rows."
-            )
         return True
 
     @available_if(_partial_fit_available)
@@ -558,6 +552,11 @@ class TangentRegressor(RegressorMixin, BaseEstimator):
         is: changing that array in place afterwards changes later updates.
         ``fitted_state_`` is a new object after every call; states taken
         before are unchanged. Not available with ``kernel="precomputed"``.
+
+        A Nyström model (``n_components``) keeps the landmarks of the first
+        call: an update equals the fit of the same features on all the rows
+        (the solver run from the previous optimum, in closed form for the
+        normal family), not a fit that draws new landmarks from them.
         """
         if not hasattr(self, "fitted_state_"):
             return self.fit(X, y, sample_weight=sample_weight)

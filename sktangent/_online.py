@@ -44,7 +44,13 @@ from ._implicit import (
     check_finite_fit,
     factorise,
 )
-from ._models import KernelModel, LinearDualModel, dense, kernel_matrix
+from ._models import (
+    KernelModel,
+    LinearDualModel,
+    NystroemModel,
+    dense,
+    kernel_matrix,
+)
 from ._multinomial import KernelFeatureModel
 from ._objective import Objective
 from ._solvers import FitResult, choose_solver, finish, guided_steps
@@ -161,6 +167,21 @@ def update_state(state, X, y, w, params, check_query):
         )
     rows = old.appended(X, y, w)
     family = state.family
+    if isinstance(state.model, NystroemModel):
+        # The landmarks drawn by the first fit stay: the same features, and
+        # the solver from the previous optimum on all the rows.
+        return fit_state(
+            family,
+            rows.X,
+            rows.y,
+            rows.w,
+            params,
+            state.dispersion_rule,
+            check_query,
+            start=warm_start(state),
+            training=rows,
+            model=state.model,
+        )
     if family.constant_variance and state.factorisation is not None:
         # The closed form's shape for the grown data: a linear model solved
         # in the dual moves to the primal once it has more rows than features.

@@ -47,7 +47,16 @@ class Dispersion:
 
 
 def fit_state(
-    family, X, y, w, params, dispersion_rule, check_query, start=None, training=None
+    family,
+    X,
+    y,
+    w,
+    params,
+    dispersion_rule,
+    check_query,
+    start=None,
+    training=None,
+    model=None,
 ):
     """Fit one model and build its state; returns ``(state, n_iter)``.
 
@@ -60,7 +69,9 @@ def fit_state(
 
     ``start(objective)``, if given, is the solver's start point (the online
     updates start from the previous optimum); ``training`` is kept as the
-    state's ``training`` (:class:`~sktangent._online.TrainingRows`).
+    state's ``training`` (:class:`~sktangent._online.TrainingRows`);
+    ``model``, if given, is the model shape to fit instead of a new one (the
+    online updates of a Nyström model keep its landmarks).
     """
     kernel = params.kernel
     # A Nyström kernel model is a linear model on n_components features: its
@@ -81,15 +92,19 @@ def fit_state(
             "batch_size": getattr(params, "batch_size", "auto"),
         },
     )
-    model = make_model(
-        "nystroem" if nystroem else shape,
-        X,
-        w,
-        params.fit_intercept,
-        kernel,
-        kernel_params(params) if kernel is not None else None,
-        n_components=n_components,
-        random_state=getattr(params, "random_state", None),
+    model = (
+        model
+        if model is not None
+        else make_model(
+            "nystroem" if nystroem else shape,
+            X,
+            w,
+            params.fit_intercept,
+            kernel,
+            kernel_params(params) if kernel is not None else None,
+            n_components=n_components,
+            random_state=getattr(params, "random_state", None),
+        )
     )
     alpha = float(params.alpha)
     objective = Objective(

@@ -455,16 +455,58 @@ def test_the_norm_estimate_accepts_what_a_refit_accepts():
     close(clone(est).fit(X, y).predict(X[:5]), inc.predict(X[:5]), 1e-8)
 
 
-def test_nystroem_models_have_no_partial_fit():
-    """The landmarks are drawn from the rows fit sees: added rows would change
-    the model, so partial_fit is not offered (fit on all the rows instead)."""
-    for est in (
-        TangentRegressor(kernel="rbf", n_components=5),
-        TangentClassifier(kernel="rbf", n_components=5),
-    ):
-        assert not hasattr(est, "partial_fit")
-        with pytest.raises(AttributeError) as error:
-            est.partial_fit(np.eye(3), np.arange(3.0))
-        assert "Nyström" in str(error.value.__cause__)
-    # n_components without a kernel is ignored (with a warning): updates work.
-    assert hasattr(TangentRegressor(n_components=5), "partial_fit")
+@pytest.mark.parametrize("spec", FAMILIES, ids=family_id)
+def test_nystroem_updates_keep_the_landmarks(spec):
+    """A Nyström model's updates keep the first fit's landmarks: the result
+    is the linear model on those features fitted on all the rows."""
+    name, power = spec
+    rng = np.random.RandomState(6)
+    X = rng.normal(size=(80, 3))
+    mu = 1 / (1 + np.exp(-X[:, 0])) if name == "binomial" else np.exp(0.4 * X[:, 0])
+    y = draw(name, power, mu, 0.5, rng)
+    w = rng.uniform(0.5, 2.0, size=80)
+    params = dict(alpha=ALPHA, family=name, power=power, tol=1e-10)
+    est = TangentRegressor(
+        kernel="rbf", gamma=GAMMA, n_components=12, random_state=0, **params
+    )
+    inc = incremental(est, X, y, w, [50, 51, 65])
+    first = clone(est).fit(X[:50], y[:50], sample_weight=w[:50])
+    np.testing.assert_array_equal(inc.components_, first.components_)
+    model = inc.fitted_state_.model
+    F = model.design(X)
+    ref = TangentRegressor(**params).fit(F, y, sample_weight=w)
+    rtol = EXACT if name == "normal" else 1e-7
+    close(inc.coef_, ref.coef_, rtol)
+    close(inc.coef_tangent_, ref.coef_tangent_, rtol)
+    close(inc.intercept_, ref.intercept_, rtol)
+    Q = rng.normal(size=(6, 3))
+    close(inc.influence_score(Q), ref.influence_score(model.design(Q)), 1e-6)
+    close(inc.predict(Q), ref.predict(model.design(Q)), rtol)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_nystroem_classifier_updates_keep_the_landmarks(n_classes):
+    X, y = make_classification(
+        n_samples=90,
+        n_features=4,
+        n_informative=3,
+        n_redundant=0,
+        n_classes=n_classes,
+        random_state=1,
+    )
+    est = TangentClassifier(
+        alpha=ALPHA,
+        kernel="rbf",
+        gamma=GAMMA,
+        n_components=10,
+        random_state=0,
+        tol=1e-10,
+    )
+    inc = incremental(est, X, y, None, [60], classes=np.unique(y))
+    first = clone(est).fit(X[:60], y[:60])
+    np.testing.assert_array_equal(inc.components_, first.components_)
+    # The same features (the first fit's landmarks) fitted on all rows.
+    model = first.fitted_state_.model
+    F = model.features(X) if n_classes > 2 else model.design(X)
+    lin = TangentClassifier(alpha=ALPHA, tol=1e-10).fit(F, y)
+    close(inc.decision_function(X), lin.decision_function(F), 1e-6)
