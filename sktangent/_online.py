@@ -167,22 +167,10 @@ def update_state(state, X, y, w, params, check_query):
         )
     rows = old.appended(X, y, w)
     family = state.family
-    if isinstance(state.model, NystroemModel):
-        # The landmarks drawn by the first fit stay: the same features, and
-        # the solver from the previous optimum on all the rows.
-        return fit_state(
-            family,
-            rows.X,
-            rows.y,
-            rows.w,
-            params,
-            state.dispersion_rule,
-            check_query,
-            start=warm_start(state),
-            training=rows,
-            model=state.model,
-        )
-    if family.constant_variance and state.factorisation is not None:
+    # A Nyström model keeps the landmarks its first fit drew: its features
+    # are fitted again on all the rows (the updates below are of raw rows).
+    nystroem = isinstance(state.model, NystroemModel)
+    if family.constant_variance and state.factorisation is not None and not nystroem:
         # The closed form's shape for the grown data: a linear model solved
         # in the dual moves to the primal once it has more rows than features.
         _, shape = choose_solver(
@@ -208,6 +196,7 @@ def update_state(state, X, y, w, params, check_query):
         check_query,
         start=warm_start(state),
         training=rows,
+        model=state.model if nystroem else None,
     )
 
 
